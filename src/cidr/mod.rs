@@ -1,0 +1,1 @@
+//! CIDR networks, interfaces and address sets with Python `ipaddress` parity (recipe 4).

@@ -1,0 +1,3 @@
+//! Sans-IO codecs: bytes in, values out. No sockets, no tokio.
+
+pub mod pickle;
