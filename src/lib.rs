@@ -1,5 +1,13 @@
 //! netkit: the Python Cookbook's "Network and Web Programming" recipes as wire-compatible,
-//! production-grade Rust services and clients. See DESIGN.md for the contract.
+//! production-grade Rust services and clients. DESIGN.md holds the contract; the README
+//! shows each recipe's command.
 
+pub mod auth;
+pub mod bench;
 pub mod cidr;
+pub mod client;
+pub mod config;
 pub mod proto;
+pub mod serve;
+pub mod service;
+pub mod tls;

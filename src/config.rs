@@ -1,0 +1,630 @@
+//! `netkit serve`'s flags and `--config` TOML file, merged (flags win) and validated into
+//! one [`Config`]. Every problem is a [`ConfigError`] that names the flag or key at fault.
+
+use crate::auth::HmacAuth;
+use crate::proto::challenge::Digest;
+use crate::tls::ServerTlsFiles;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The recipes' own ports, on loopback: a default install exposes nothing to the network.
+pub const DEFAULT_ECHO: &str = "127.0.0.1:20000";
+pub const DEFAULT_TIME: &str = "127.0.0.1:20000";
+
+pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
+pub const DEFAULT_GRACE_SECS: f64 = 10.0;
+pub const DEFAULT_IDLE_TIMEOUT_SECS: f64 = 300.0;
+pub const DEFAULT_HANDSHAKE_TIMEOUT_SECS: f64 = 10.0;
+pub const DEFAULT_MAX_FRAME: u64 = 64 * 1024 * 1024;
+
+/// A service `netkit serve` can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Echo,
+    Time,
+}
+
+impl Service {
+    pub const ALL: [Service; 2] = [Service::Echo, Service::Time];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Echo => "echo",
+            Service::Time => "time",
+        }
+    }
+
+    /// TCP services can speak TLS; UDP ones cannot.
+    pub fn is_tcp(self) -> bool {
+        !matches!(self, Service::Time)
+    }
+
+    fn from_name(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// `netkit serve`'s flags. Every value is optional here so that a `--config` file can
+/// supply it; [`Config::from_args`] applies the defaults.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct ServeArgs {
+    /// TOML file with the same keys as these flags (e.g. `echo = "127.0.0.1:20000"`,
+    /// `max-connections = 1000`); flags given on the command line win
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Serve TCP echo (recipe 2) on ADDR [default when given alone: 127.0.0.1:20000]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_ECHO)]
+    pub echo: Option<String>,
+
+    /// Serve UDP time (recipe 3; ctime text, or SNTP for NTP clients) on ADDR
+    /// [default when given alone: 127.0.0.1:20000]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_TIME)]
+    pub time: Option<String>,
+
+    /// Require recipe 9's HMAC challenge on the echo service, with this shared key
+    #[arg(long, value_name = "KEY", conflicts_with = "hmac_key_file")]
+    pub hmac_key: Option<String>,
+
+    /// Like --hmac-key, the key read from FILE (keeps it out of `ps`)
+    #[arg(long, value_name = "FILE")]
+    pub hmac_key_file: Option<PathBuf>,
+
+    /// Hash for the HMAC challenge: md5 (the recipe's), sha1, sha256 (advised), sha384,
+    /// sha512, sha3_256, sha3_384 [default: md5]
+    #[arg(long, value_name = "DIGEST")]
+    pub hmac_digest: Option<String>,
+
+    /// Server certificate chain (PEM); with --tls-key, TCP services speak TLS
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key of --tls-cert (PEM)
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require client certificates signed by this CA (PEM)
+    #[arg(long, value_name = "PEM")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// TCP services that speak TLS, comma-separated [default: all of them]
+    #[arg(long, value_name = "SERVICE,...")]
+    pub tls: Option<String>,
+
+    /// Connections each TCP service serves at once; more are accepted and closed
+    /// [default: 50000]
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Seconds in-flight work gets to finish after SIGINT/SIGTERM [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub grace: Option<f64>,
+
+    /// Seconds a connection may stay silent before it is closed [default: 300]
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_timeout: Option<f64>,
+
+    /// Seconds a client gets for the TLS and HMAC handshakes [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub handshake_timeout: Option<f64>,
+
+    /// Largest conn/rpc/bulk frame accepted, e.g. 128MiB [default: 64MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_frame: Option<String>,
+}
+
+/// The `--config` file: the flags' names as keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileConfig {
+    echo: Option<String>,
+    time: Option<String>,
+    hmac_key: Option<String>,
+    hmac_key_file: Option<PathBuf>,
+    hmac_digest: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
+    tls: Option<ServiceList>,
+    max_connections: Option<usize>,
+    grace: Option<f64>,
+    idle_timeout: Option<f64>,
+    handshake_timeout: Option<f64>,
+    max_frame: Option<SizeValue>,
+}
+
+/// `tls = "echo,http"` or `tls = ["echo", "http"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ServiceList {
+    Joined(String),
+    List(Vec<String>),
+}
+
+/// `max-frame = "128MiB"` or `max-frame = 134217728`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeValue {
+    Text(String),
+    Bytes(u64),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    ParseFile { path: PathBuf, message: String },
+    #[error("cannot read {flag} file {path}: {source}")]
+    ReadSecret {
+        flag: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{flag}: {message}")]
+    Invalid { flag: &'static str, message: String },
+}
+
+fn invalid(flag: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        flag,
+        message: message.into(),
+    }
+}
+
+/// TLS for the services in `services`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsSettings {
+    pub files: ServerTlsFiles,
+    pub services: Vec<Service>,
+}
+
+/// Caps and timeouts that apply to every peer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub max_frame: u64,
+}
+
+/// A validated `netkit serve` configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub echo: Option<String>,
+    pub time: Option<String>,
+    pub hmac: Option<HmacAuth>,
+    pub tls: Option<TlsSettings>,
+    pub limits: Limits,
+    pub grace: Duration,
+}
+
+impl Config {
+    /// Merges the flags over the `--config` file (if any) and validates the result.
+    /// With no service named anywhere, every service starts on its default address.
+    pub fn from_args(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let mut echo = args.echo.clone().or(file.echo);
+        let mut time = args.time.clone().or(file.time);
+        if echo.is_none() && time.is_none() {
+            echo = Some(DEFAULT_ECHO.into());
+            time = Some(DEFAULT_TIME.into());
+        }
+        for (flag, addr) in [("--echo", &echo), ("--time", &time)] {
+            if let Some(addr) = addr {
+                check_addr(flag, addr)?;
+            }
+        }
+
+        let hmac_key = match (&args.hmac_key, &args.hmac_key_file) {
+            (Some(key), _) => Some(key.as_bytes().to_vec()),
+            (None, Some(path)) => Some(read_secret("--hmac-key-file", path)?),
+            (None, None) => match (file.hmac_key, file.hmac_key_file) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        "hmac-key",
+                        "give hmac-key or hmac-key-file, not both",
+                    ))
+                }
+                (Some(key), None) => Some(key.into_bytes()),
+                (None, Some(path)) => Some(read_secret("hmac-key-file", &path)?),
+                (None, None) => None,
+            },
+        };
+        let hmac_digest = args.hmac_digest.clone().or(file.hmac_digest);
+        let hmac = match (hmac_key, hmac_digest) {
+            (Some(key), digest) => {
+                if key.is_empty() {
+                    return Err(invalid("--hmac-key", "the key is empty"));
+                }
+                if echo.is_none() {
+                    return Err(invalid(
+                        "--hmac-key",
+                        "applies to the echo service, which is not started (add --echo)",
+                    ));
+                }
+                let digest = match digest {
+                    Some(name) => name
+                        .parse::<Digest>()
+                        .map_err(|e| invalid("--hmac-digest", e.to_string()))?,
+                    None => Digest::Md5,
+                };
+                Some(HmacAuth { key, digest })
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "--hmac-digest",
+                    "needs --hmac-key or --hmac-key-file",
+                ))
+            }
+            (None, None) => None,
+        };
+
+        let started: Vec<Service> = [(Service::Echo, &echo), (Service::Time, &time)]
+            .into_iter()
+            .filter(|(_, addr)| addr.is_some())
+            .map(|(s, _)| s)
+            .collect();
+        let tls = tls_settings(
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+            args.tls_client_ca.clone().or(file.tls_client_ca),
+            match &args.tls {
+                Some(list) => Some(ServiceList::Joined(list.clone())),
+                None => file.tls,
+            },
+            &started,
+        )?;
+
+        let seconds = |flag: &'static str, value: Option<f64>, default: f64| {
+            let value = value.unwrap_or(default);
+            if !value.is_finite() || value < 0.0 {
+                return Err(invalid(flag, format!("{value} is not a number of seconds")));
+            }
+            Ok(Duration::from_secs_f64(value))
+        };
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if max_connections == 0 {
+            return Err(invalid("--max-connections", "must be at least 1"));
+        }
+        let max_frame = match (args.max_frame.clone(), file.max_frame) {
+            (Some(text), _) | (None, Some(SizeValue::Text(text))) => {
+                parse_size("--max-frame", &text)?
+            }
+            (None, Some(SizeValue::Bytes(n))) => n,
+            (None, None) => DEFAULT_MAX_FRAME,
+        };
+        let limits = Limits {
+            max_connections,
+            idle_timeout: seconds(
+                "--idle-timeout",
+                args.idle_timeout.or(file.idle_timeout),
+                DEFAULT_IDLE_TIMEOUT_SECS,
+            )?,
+            handshake_timeout: seconds(
+                "--handshake-timeout",
+                args.handshake_timeout.or(file.handshake_timeout),
+                DEFAULT_HANDSHAKE_TIMEOUT_SECS,
+            )?,
+            max_frame,
+        };
+        let grace = seconds("--grace", args.grace.or(file.grace), DEFAULT_GRACE_SECS)?;
+        Ok(Config {
+            echo,
+            time,
+            hmac,
+            tls,
+            limits,
+            grace,
+        })
+    }
+
+    /// Whether `service` speaks TLS.
+    pub fn tls_for(&self, service: Service) -> Option<&ServerTlsFiles> {
+        self.tls
+            .as_ref()
+            .filter(|t| t.services.contains(&service))
+            .map(|t| &t.files)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+        path: path.to_path_buf(),
+        // toml's message spans several lines with a caret; the contract wants one line.
+        message: e
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    })
+}
+
+fn read_secret(flag: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let mut key = std::fs::read(path).map_err(|source| ConfigError::ReadSecret {
+        flag,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // A key file written by `echo` ends with a newline that is not part of the key.
+    while key.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        key.pop();
+    }
+    Ok(key)
+}
+
+/// `host:port`, port 0 for any free one; IPv6 hosts in brackets.
+fn check_addr(flag: &'static str, addr: &str) -> Result<(), ConfigError> {
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return Err(invalid(flag, format!("{addr:?} is not HOST:PORT")));
+    };
+    if host.is_empty() {
+        return Err(invalid(
+            flag,
+            format!("{addr:?} has no host (use 0.0.0.0:{port} for every interface)"),
+        ));
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(invalid(
+            flag,
+            format!("{addr:?}: put an IPv6 address in brackets, e.g. [::1]:{port}"),
+        ));
+    }
+    port.parse::<u16>().map_err(|_| {
+        invalid(
+            flag,
+            format!("{addr:?}: {port:?} is not a port number (0-65535)"),
+        )
+    })?;
+    Ok(())
+}
+
+fn tls_settings(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+    services: Option<ServiceList>,
+    started: &[Service],
+) -> Result<Option<TlsSettings>, ConfigError> {
+    let (cert, key) = match (cert, key) {
+        (Some(cert), Some(key)) => (cert, key),
+        (None, None) => {
+            if client_ca.is_some() {
+                return Err(invalid("--tls-client-ca", "needs --tls-cert and --tls-key"));
+            }
+            if services.is_some() {
+                return Err(invalid("--tls", "needs --tls-cert and --tls-key"));
+            }
+            return Ok(None);
+        }
+        (Some(_), None) => return Err(invalid("--tls-cert", "needs --tls-key")),
+        (None, Some(_)) => return Err(invalid("--tls-key", "needs --tls-cert")),
+    };
+    let services = match services {
+        None => started.iter().copied().filter(|s| s.is_tcp()).collect(),
+        Some(list) => {
+            let names: Vec<String> = match list {
+                ServiceList::Joined(text) => text
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+                ServiceList::List(names) => names,
+            };
+            let mut services = Vec::new();
+            for name in names {
+                let tcp_names: Vec<&str> = Service::ALL
+                    .iter()
+                    .filter(|s| s.is_tcp())
+                    .map(|s| s.name())
+                    .collect();
+                let service = Service::from_name(&name)
+                    .filter(|s| s.is_tcp())
+                    .ok_or_else(|| {
+                        invalid(
+                            "--tls",
+                            format!(
+                                "{name:?} is not a TCP service (choose from {})",
+                                tcp_names.join(", ")
+                            ),
+                        )
+                    })?;
+                if !started.contains(&service) {
+                    return Err(invalid(
+                        "--tls",
+                        format!("{name} is not started (add --{name})"),
+                    ));
+                }
+                services.push(service);
+            }
+            services
+        }
+    };
+    Ok(Some(TlsSettings {
+        files: ServerTlsFiles {
+            cert,
+            key,
+            client_ca,
+        },
+        services,
+    }))
+}
+
+/// Sizes as `bytesize` reads them: `1048576`, `64KiB`, `128MiB`, `1GB`.
+pub fn parse_size(flag: &'static str, text: &str) -> Result<u64, ConfigError> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|size| size.as_u64())
+        .map_err(|_| {
+            invalid(
+                flag,
+                format!("{text:?} is not a size (e.g. 65536, 64KiB, 128MiB)"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn no_service_means_every_service_on_defaults() {
+        let config = Config::from_args(&ServeArgs::default()).unwrap();
+        assert_eq!(config.echo.as_deref(), Some(DEFAULT_ECHO));
+        assert_eq!(config.time.as_deref(), Some(DEFAULT_TIME));
+        assert_eq!(config.grace, Duration::from_secs(10));
+        assert_eq!(config.limits.max_frame, 64 * 1024 * 1024);
+        assert_eq!(config.hmac, None);
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "echo = \"127.0.0.1:1\"\ntime = \"127.0.0.1:2\"\nmax-connections = 7\ngrace = 3\nmax-frame = \"1KiB\"\nhmac-key = \"k\""
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            echo: Some("127.0.0.1:5".into()),
+            grace: Some(1.5),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        assert_eq!(config.echo.as_deref(), Some("127.0.0.1:5"));
+        assert_eq!(config.time.as_deref(), Some("127.0.0.1:2"));
+        assert_eq!(config.limits.max_connections, 7);
+        assert_eq!(config.limits.max_frame, 1024);
+        assert_eq!(config.grace, Duration::from_millis(1500));
+        assert_eq!(config.hmac.unwrap().digest, Digest::Md5);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_named() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "echoo = \"127.0.0.1:1\"").unwrap();
+        let args = ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            ..Default::default()
+        };
+        let error = Config::from_args(&args).unwrap_err().to_string();
+        assert!(error.contains("unknown field `echoo`"), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_flag_named() {
+        let cases: Vec<(ServeArgs, &str)> = vec![
+            (
+                ServeArgs {
+                    echo: Some("localhost".into()),
+                    ..Default::default()
+                },
+                "--echo: \"localhost\" is not HOST:PORT",
+            ),
+            (
+                ServeArgs {
+                    echo: Some("::1:80".into()),
+                    ..Default::default()
+                },
+                "--echo: \"::1:80\": put an IPv6 address in brackets, e.g. [::1]:80",
+            ),
+            (
+                ServeArgs {
+                    tls_cert: Some("c.pem".into()),
+                    ..Default::default()
+                },
+                "--tls-cert: needs --tls-key",
+            ),
+            (
+                ServeArgs {
+                    tls_cert: Some("c.pem".into()),
+                    tls_key: Some("k.pem".into()),
+                    tls: Some("time".into()),
+                    ..Default::default()
+                },
+                "--tls: \"time\" is not a TCP service (choose from echo)",
+            ),
+            (
+                ServeArgs {
+                    time: Some("127.0.0.1:0".into()),
+                    hmac_key: Some("k".into()),
+                    ..Default::default()
+                },
+                "--hmac-key: applies to the echo service, which is not started (add --echo)",
+            ),
+            (
+                ServeArgs {
+                    hmac_key: Some("k".into()),
+                    hmac_digest: Some("whirlpool".into()),
+                    ..Default::default()
+                },
+                "--hmac-digest: unknown digest \"whirlpool\"",
+            ),
+            (
+                ServeArgs {
+                    max_frame: Some("lots".into()),
+                    ..Default::default()
+                },
+                "--max-frame: \"lots\" is not a size",
+            ),
+            (
+                ServeArgs {
+                    grace: Some(-1.0),
+                    ..Default::default()
+                },
+                "--grace: -1 is not a number of seconds",
+            ),
+            (
+                ServeArgs {
+                    max_connections: Some(0),
+                    ..Default::default()
+                },
+                "--max-connections: must be at least 1",
+            ),
+        ];
+        for (args, expected) in cases {
+            let error = Config::from_args(&args).unwrap_err().to_string();
+            assert!(
+                error.starts_with(expected),
+                "{error:?} should start with {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tls_defaults_to_every_started_tcp_service() {
+        let args = ServeArgs {
+            tls_cert: Some("c.pem".into()),
+            tls_key: Some("k.pem".into()),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        assert_eq!(config.tls.as_ref().unwrap().services, vec![Service::Echo]);
+        assert!(config.tls_for(Service::Echo).is_some());
+        assert!(config.tls_for(Service::Time).is_none());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("f", "128MiB").unwrap(), 128 << 20);
+        assert_eq!(parse_size("f", "65536").unwrap(), 65536);
+        assert_eq!(parse_size("f", "1 KiB").unwrap(), 1024);
+    }
+}

@@ -1,0 +1,242 @@
+//! `netkit serve`: binds every configured service before starting any (a port that can't
+//! be bound leaves nothing half-started), prints one listening line per service, runs them
+//! on one runtime, and on SIGINT/SIGTERM stops accepting and gives in-flight work
+//! `--grace` to finish.
+
+use crate::config::{Config, Service};
+use crate::service::{self, echo, Lifecycle, TcpOptions};
+use crate::tls::{self, TlsError};
+use std::io::Write;
+use std::net::SocketAddr;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_rustls::TlsAcceptor;
+
+/// Why `netkit serve` could not start. The binary exits with code 2 for these.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{service}: cannot resolve {addr}: {source}")]
+    Resolve {
+        service: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{service}: cannot bind {addr}: {source}")]
+    Bind {
+        service: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{service}: {source}")]
+    Tls {
+        service: &'static str,
+        source: TlsError,
+    },
+}
+
+/// A bound socket, by the service it is for.
+enum Listener {
+    Echo(TcpListener, TcpOptions),
+    Time(UdpSocket),
+}
+
+struct BoundService {
+    service: Service,
+    local_addr: SocketAddr,
+    tls: bool,
+    listener: Listener,
+}
+
+/// Every configured service, bound and ready to run.
+pub struct Server {
+    config: Config,
+    services: Vec<BoundService>,
+}
+
+/// One service's listening line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listening {
+    pub service: &'static str,
+    pub url: String,
+}
+
+impl std::fmt::Display for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "netkit: {} listening on {}", self.service, self.url)
+    }
+}
+
+async fn resolve(service: Service, addr: &str) -> Result<SocketAddr, StartupError> {
+    let resolve_error = |source| StartupError::Resolve {
+        service: service.name(),
+        addr: addr.to_string(),
+        source,
+    };
+    tokio::net::lookup_host(addr)
+        .await
+        .map_err(resolve_error)?
+        .next()
+        .ok_or_else(|| {
+            resolve_error(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no address found",
+            ))
+        })
+}
+
+impl Server {
+    /// Binds every service of `config`; the first failure returns an error and drops
+    /// (closes) everything bound so far.
+    pub async fn bind(config: Config) -> Result<Server, StartupError> {
+        let mut services = Vec::new();
+        for (service, addr) in [(Service::Echo, &config.echo), (Service::Time, &config.time)] {
+            let Some(addr) = addr else { continue };
+            let socket_addr = resolve(service, addr).await?;
+            let bind_error = |source| StartupError::Bind {
+                service: service.name(),
+                addr: addr.clone(),
+                source,
+            };
+            let tls_acceptor = match config.tls_for(service) {
+                Some(files) => Some(TlsAcceptor::from(tls::server_config(files, &[]).map_err(
+                    |source| StartupError::Tls {
+                        service: service.name(),
+                        source,
+                    },
+                )?)),
+                None => None,
+            };
+            let tls = tls_acceptor.is_some();
+            let tcp_options = TcpOptions {
+                name: service.name(),
+                tls: tls_acceptor,
+                max_connections: config.limits.max_connections,
+                handshake_timeout: config.limits.handshake_timeout,
+            };
+            let (listener, local_addr) = match service {
+                Service::Echo => {
+                    let listener = TcpListener::bind(socket_addr).await.map_err(bind_error)?;
+                    let local_addr = listener.local_addr().map_err(bind_error)?;
+                    (Listener::Echo(listener, tcp_options), local_addr)
+                }
+                Service::Time => {
+                    let socket = UdpSocket::bind(socket_addr).await.map_err(bind_error)?;
+                    let local_addr = socket.local_addr().map_err(bind_error)?;
+                    (Listener::Time(socket), local_addr)
+                }
+            };
+            services.push(BoundService {
+                service,
+                local_addr,
+                tls,
+                listener,
+            });
+        }
+        Ok(Server { config, services })
+    }
+
+    /// The listening lines, in the order the services were bound.
+    pub fn listening(&self) -> Vec<Listening> {
+        self.services
+            .iter()
+            .map(|bound| {
+                let scheme = match (bound.service.is_tcp(), bound.tls) {
+                    (false, _) => "udp",
+                    (true, false) => "tcp",
+                    (true, true) => "tls",
+                };
+                Listening {
+                    service: bound.service.name(),
+                    url: format!("{scheme}://{}", bound.local_addr),
+                }
+            })
+            .collect()
+    }
+
+    /// Runs every service until `stop` completes, then stops accepting and waits up to
+    /// the grace period for connections to finish. Returns how many were cut short.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> usize {
+        let lifecycle = Lifecycle::default();
+        let services = tokio_util::task::TaskTracker::new();
+        for bound in self.services {
+            let lifecycle = lifecycle.clone();
+            let config = self.config.clone();
+            services.spawn(async move {
+                let name = bound.service.name();
+                let result = match bound.listener {
+                    Listener::Echo(listener, tcp_options) => {
+                        let options = echo::EchoOptions {
+                            idle_timeout: config.limits.idle_timeout,
+                            handshake_timeout: config.limits.handshake_timeout,
+                            hmac: config.hmac.clone(),
+                        };
+                        echo::run(listener, tcp_options, options, lifecycle).await
+                    }
+                    Listener::Time(socket) => {
+                        service::time::run(socket, Default::default(), lifecycle).await
+                    }
+                };
+                if let Err(error) = result {
+                    tracing::error!(service = name, %error, "service stopped");
+                }
+            });
+        }
+        services.close();
+        stop.await;
+        tracing::info!("shutting down: no new connections; draining");
+        lifecycle.shutdown.cancel();
+        services.wait().await; // the accept loops return at once on cancel
+        lifecycle.tracker.close();
+        let grace = self.config.grace;
+        if tokio::time::timeout(grace, lifecycle.tracker.wait())
+            .await
+            .is_err()
+        {
+            let cut = lifecycle.tracker.len();
+            tracing::warn!(
+                connections = cut,
+                ?grace,
+                "grace period over; closing the rest"
+            );
+            return cut;
+        }
+        0
+    }
+}
+
+/// Binds, prints the listening lines to stdout, and serves until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartupError> {
+    let server = Server::bind(config).await?;
+    let mut stdout = std::io::stdout().lock();
+    for line in server.listening() {
+        // A closed stdout must not stop the service: the lines are for whoever watches.
+        let _ = writeln!(stdout, "{line}");
+    }
+    let _ = stdout.flush();
+    drop(stdout);
+    server.run(shutdown_signal()).await;
+    Ok(())
+}
+
+/// Completes on the first SIGINT or SIGTERM; a second one ends the process at once.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::error!("cannot install signal handlers; serving until killed");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::warn!("second signal: exiting without waiting");
+        std::process::exit(130);
+    });
+}

@@ -1,0 +1,169 @@
+//! Services: each moves bytes between sockets and a codec. Every TCP service runs on
+//! [`serve_tcp`], which owns what they have in common: accepting, the connection cap,
+//! TLS handshakes, and tracking connections for a graceful shutdown.
+
+pub mod echo;
+pub mod time;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// An accepted connection: plain TCP, or TLS over it.
+pub type ServerStream = Either<TcpStream, tokio_rustls::server::TlsStream<TcpStream>>;
+
+/// The TCP socket under a [`ServerStream`].
+pub fn tcp_of(stream: &ServerStream) -> &TcpStream {
+    match stream {
+        Either::Left(tcp) => tcp,
+        Either::Right(tls) => tls.get_ref().0,
+    }
+}
+
+/// What every service is handed: when to stop, and where to register its connections so
+/// that shutdown can wait for them.
+#[derive(Clone, Default)]
+pub struct Lifecycle {
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+/// Settings every TCP service shares.
+#[derive(Clone)]
+pub struct TcpOptions {
+    /// Service name for logs (`echo`, `http`, …).
+    pub name: &'static str,
+    pub tls: Option<TlsAcceptor>,
+    /// Connections served at once; the ones past it are accepted and closed at once.
+    pub max_connections: usize,
+    /// Time a peer gets to finish the TLS handshake.
+    pub handshake_timeout: Duration,
+}
+
+/// Accepts connections until shutdown, handing each to `handle` on its own task.
+///
+/// The listener never stops for a peer's sake: failed accepts (e.g. out of file
+/// descriptors) are logged and retried after a short pause, connections over the cap are
+/// closed and counted, and a failed TLS handshake only ends its own connection.
+pub async fn serve_tcp<H, F>(
+    listener: TcpListener,
+    options: TcpOptions,
+    lifecycle: Lifecycle,
+    handle: H,
+) -> io::Result<()>
+where
+    H: Fn(ServerStream, SocketAddr) -> F + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let handle = Arc::new(handle);
+    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let mut refused =
+        RateLimitedCount::new(options.name, "connections refused over --max-connections");
+    loop {
+        let (socket, peer) = tokio::select! {
+            _ = lifecycle.shutdown.cancelled() => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::warn!(service = options.name, %error, "accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            refused.add();
+            drop(socket);
+            continue;
+        };
+        // Request/response protocols must not wait for Nagle and delayed ACKs.
+        if let Err(error) = socket.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "set TCP_NODELAY failed");
+        }
+        let handle = handle.clone();
+        let tls = options.tls.clone();
+        let handshake_timeout = options.handshake_timeout;
+        let service = options.name;
+        lifecycle.tracker.spawn(async move {
+            let _slot = permit;
+            let stream = match tls {
+                None => Either::Left(socket),
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(socket)).await {
+                        Ok(Ok(tls)) => Either::Right(tls),
+                        Ok(Err(error)) => {
+                            tracing::debug!(service, %peer, %error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(service, %peer, "TLS handshake timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            tracing::trace!(service, %peer, "connection open");
+            handle(stream, peer).await;
+        });
+    }
+}
+
+/// Counts an event that a hostile peer could make happen a million times a second, and
+/// logs it at most once a second.
+struct RateLimitedCount {
+    service: &'static str,
+    what: &'static str,
+    total: u64,
+    since_log: u64,
+    last_log: Option<Instant>,
+}
+
+impl RateLimitedCount {
+    fn new(service: &'static str, what: &'static str) -> Self {
+        RateLimitedCount {
+            service,
+            what,
+            total: 0,
+            since_log: 0,
+            last_log: None,
+        }
+    }
+
+    fn add(&mut self) {
+        self.total += 1;
+        self.since_log += 1;
+        let due = self
+            .last_log
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+        if due {
+            tracing::warn!(
+                service = self.service,
+                new = self.since_log,
+                total = self.total,
+                "{}",
+                self.what
+            );
+            self.since_log = 0;
+            self.last_log = Some(Instant::now());
+        }
+    }
+}
+
+/// Whether the peer has sent bytes we have not read yet (or closed), without waiting and
+/// without consuming them. Lets a draining service tell an idle connection, which it may
+/// close at once, from one with a request in flight.
+pub fn has_unread_input(tcp: &TcpStream) -> bool {
+    let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    match socket2::SockRef::from(tcp).peek(&mut probe) {
+        Ok(_) => true, // data, or EOF that the reader should see
+        Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+    }
+}
