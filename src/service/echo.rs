@@ -10,10 +10,14 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+/// During shutdown, a connection quiet for this long has nothing in flight and is closed;
+/// one that keeps sending is served until it closes or the grace period ends.
+const DRAIN_QUIET: Duration = Duration::from_secs(1);
 
 /// Bytes read at a time. Allocated only while a connection has input, so idle
 /// connections cost no buffer.
@@ -34,7 +38,7 @@ pub enum Ending {
     /// The client shut its write side; it got all its bytes back, then EOF.
     PeerClosed,
     IdleTimeout,
-    /// Shutdown found the connection idle and closed it.
+    /// Shutdown found the connection quiet and closed it.
     Shutdown,
 }
 
@@ -89,8 +93,9 @@ impl EchoConnection {
             challenge_client(&mut self.stream, auth, self.options.handshake_timeout).await?;
         }
         let idle = self.options.idle_timeout;
+        let mut last_input = Instant::now();
         loop {
-            match self.wait_for_input().await? {
+            match self.wait_for_input(last_input).await? {
                 Wake::Input => {}
                 Wake::Idle => return Ok(Ending::IdleTimeout),
                 Wake::Shutdown => {
@@ -98,6 +103,7 @@ impl EchoConnection {
                     return Ok(Ending::Shutdown);
                 }
             }
+            last_input = Instant::now();
             // Echo everything readable now, then give the buffer back before waiting.
             let mut buffer = Vec::with_capacity(CHUNK);
             loop {
@@ -126,21 +132,27 @@ impl EchoConnection {
     }
 
     /// Waits until the socket has input, the idle timeout passes, or shutdown finds the
-    /// connection with nothing in flight.
-    async fn wait_for_input(&self) -> io::Result<Wake> {
+    /// connection quiet (no input for [`DRAIN_QUIET`], nothing unread).
+    async fn wait_for_input(&self, last_input: Instant) -> io::Result<Wake> {
         let tcp = tcp_of(&self.stream);
         tokio::select! {
             biased;
+            ready = tcp.readable() => return ready.map(|_| Wake::Input),
+            _ = self.shutdown.cancelled() => {}
+            _ = tokio::time::sleep(self.options.idle_timeout) => return Ok(Wake::Idle),
+        }
+        // Draining: a client in the middle of sending gets served until it goes quiet.
+        let quiet_until = last_input + DRAIN_QUIET;
+        tokio::select! {
+            biased;
             ready = tcp.readable() => ready.map(|_| Wake::Input),
-            _ = self.shutdown.cancelled() => {
+            _ = tokio::time::sleep_until(quiet_until.into()) => {
                 if has_unread_input(tcp) {
-                    // A request is in flight: serve it, shutdown asks again afterwards.
                     Ok(Wake::Input)
                 } else {
                     Ok(Wake::Shutdown)
                 }
             }
-            _ = tokio::time::sleep(self.options.idle_timeout) => Ok(Wake::Idle),
         }
     }
 

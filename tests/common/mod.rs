@@ -1,0 +1,233 @@
+//! Shared by the integration tests: start `netkit` processes and Python programs.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
+use std::time::Duration;
+
+pub const NETKIT: &str = env!("CARGO_BIN_EXE_netkit");
+
+/// A running `netkit serve`, killed on drop.
+pub struct Served {
+    pub child: Child,
+    /// service name → "host:port"
+    pub addrs: HashMap<String, String>,
+    /// service name → full URL from the listening line
+    pub urls: HashMap<String, String>,
+    pub lines: Vec<String>,
+    stderr: Option<ChildStderr>,
+}
+
+impl Served {
+    pub fn addr(&self, service: &str) -> &str {
+        self.addrs
+            .get(service)
+            .unwrap_or_else(|| panic!("{service} not started: {:?}", self.lines))
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit (at most `limit`), returning its code and stderr.
+    pub fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, String) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut stderr = String::new();
+                if let Some(mut e) = self.stderr.take() {
+                    let _ = e.read_to_string(&mut stderr);
+                }
+                return (status.code(), stderr);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "netkit did not exit within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Resident set size high-water mark of the server, in KiB.
+    pub fn vm_hwm_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `netkit serve ARGS` and waits for `expected` listening lines.
+pub fn serve(args: &[&str], expected: usize) -> Served {
+    let mut child = Command::new(NETKIT)
+        .arg("serve")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netkit");
+    let stdout = child.stdout.take().unwrap();
+    let mut reader = BufReader::new(stdout);
+    let mut lines = Vec::new();
+    let mut addrs = HashMap::new();
+    let mut urls = HashMap::new();
+    while lines.len() < expected {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("netkit serve {args:?} exited early; stderr: {err}");
+        }
+        let line = line.trim_end().to_string();
+        let rest = line
+            .strip_prefix("netkit: ")
+            .expect("listening line prefix");
+        let (service, url) = rest.split_once(" listening on ").expect("listening line");
+        let addr = url.split_once("://").unwrap().1.to_string();
+        addrs.insert(service.to_string(), addr);
+        urls.insert(service.to_string(), url.to_string());
+        lines.push(line);
+    }
+    // Keep stdout drained so a chatty server never blocks on it.
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = reader.read_to_end(&mut sink);
+    });
+    let stderr = child.stderr.take();
+    Served {
+        child,
+        addrs,
+        urls,
+        lines,
+        stderr,
+    }
+}
+
+/// Runs `netkit ARGS` to completion with `stdin` as input.
+pub fn netkit(args: &[&str], stdin: &[u8]) -> Output {
+    run_with_input(Command::new(NETKIT).args(args), stdin)
+}
+
+pub fn run_with_input(command: &mut Command, stdin: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = input.write_all(&data);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
+/// Every Python 3 to test against: `python3` first, then each pyenv 3.8+ interpreter.
+pub fn pythons() -> Vec<PathBuf> {
+    let mut found = vec![PathBuf::from("python3")];
+    if let Some(home) = std::env::var_os("HOME") {
+        let root = PathBuf::from(home).join(".pyenv/versions");
+        if let Ok(entries) = std::fs::read_dir(&root) {
+            let mut versions: Vec<(u32, u32, PathBuf)> = entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    let mut parts = name.split('.');
+                    let major: u32 = parts.next()?.parse().ok()?;
+                    let minor: u32 = parts.next()?.parse().ok()?;
+                    let bin = e.path().join("bin/python3");
+                    (major == 3 && minor >= 8 && bin.exists()).then_some((major, minor, bin))
+                })
+                .collect();
+            versions.sort();
+            found.extend(versions.into_iter().map(|(_, _, p)| p));
+        }
+    }
+    found
+}
+
+/// Runs a Python script with `python`, arguments after it; panics with its stderr on failure.
+pub fn python(python: &PathBuf, script: &str, args: &[&str]) -> String {
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "{} failed: {}\n{}",
+        python.display(),
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Starts a long-running Python program that prints its port on the first stdout line.
+pub struct PythonServer {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl PythonServer {
+    pub fn start(script: &str, args: &[&str]) -> PythonServer {
+        let mut child = Command::new("python3")
+            .arg("-u")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("port line: {line:?}"));
+        PythonServer { child, port }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn port_of(addr: &str) -> &str {
+    addr.rsplit_once(':').unwrap().1
+}
