@@ -26,6 +26,8 @@ pub enum StartupError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
     #[error("{service}: {source}")]
     Tls {
         service: &'static str,
@@ -205,6 +207,9 @@ impl Server {
 
 /// Binds, prints the listening lines to stdout, and serves until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), StartupError> {
+    // Signal handlers go in before the listening lines: whoever reads a line may signal
+    // at once, and the default action would kill us without draining.
+    let stop = ShutdownSignal::install()?;
     let server = Server::bind(config).await?;
     let mut stdout = std::io::stdout().lock();
     for line in server.listening() {
@@ -213,30 +218,37 @@ pub async fn run(config: Config) -> Result<(), StartupError> {
     }
     let _ = stdout.flush();
     drop(stdout);
-    server.run(shutdown_signal()).await;
+    server.run(stop.wait()).await;
     Ok(())
 }
 
-/// Completes on the first SIGINT or SIGTERM; a second one ends the process at once.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        tracing::error!("cannot install signal handlers; serving until killed");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => {}
-        _ = terminate.recv() => {}
+/// SIGINT and SIGTERM: the first starts a graceful shutdown, a second ends the process.
+struct ShutdownSignal {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> Result<Self, StartupError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(ShutdownSignal {
+            interrupt: signal(SignalKind::interrupt()).map_err(StartupError::Signals)?,
+            terminate: signal(SignalKind::terminate()).map_err(StartupError::Signals)?,
+        })
     }
-    tokio::spawn(async move {
+
+    async fn wait(mut self) {
         tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-        tracing::warn!("second signal: exiting without waiting");
-        std::process::exit(130);
-    });
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = self.interrupt.recv() => {}
+                _ = self.terminate.recv() => {}
+            }
+            tracing::warn!("second signal: exiting without waiting");
+            std::process::exit(130);
+        });
+    }
 }

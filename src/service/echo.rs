@@ -81,89 +81,100 @@ pub struct EchoConnection {
     shutdown: CancellationToken,
 }
 
-enum Wake {
-    Input,
-    Idle,
-    Shutdown,
-}
-
 impl EchoConnection {
-    pub async fn serve(mut self) -> Result<Ending, EchoError> {
-        if let Some(auth) = &self.options.hmac {
-            challenge_client(&mut self.stream, auth, self.options.handshake_timeout).await?;
+    pub async fn serve(self) -> Result<Ending, EchoError> {
+        let EchoConnection {
+            mut stream,
+            options,
+            shutdown,
+        } = self;
+        if let Some(auth) = &options.hmac {
+            challenge_client(&mut stream, auth, options.handshake_timeout).await?;
         }
-        let idle = self.options.idle_timeout;
+        // One timer and one shutdown waiter for the connection's life, re-armed only when
+        // they fire: per-message timers and waiter registrations cost more than the echo.
+        let idle = options.idle_timeout;
         let mut last_input = Instant::now();
+        let mut draining = false;
+        let idle_timer = tokio::time::sleep(idle);
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(idle_timer, cancelled);
         loop {
-            match self.wait_for_input(last_input).await? {
-                Wake::Input => {}
-                Wake::Idle => return Ok(Ending::IdleTimeout),
-                Wake::Shutdown => {
-                    let _ = tokio::time::timeout(idle, self.stream.shutdown()).await;
-                    return Ok(Ending::Shutdown);
+            tokio::select! {
+                biased;
+                ready = tcp_of(&stream).readable() => ready?,
+                _ = &mut cancelled, if !draining => {
+                    // A client in the middle of sending is served until it goes quiet.
+                    draining = true;
+                    idle_timer.as_mut().reset((last_input + idle.min(DRAIN_QUIET)).into());
+                    continue;
+                }
+                _ = idle_timer.as_mut() => {
+                    let limit = if draining { idle.min(DRAIN_QUIET) } else { idle };
+                    let deadline = last_input + limit;
+                    if Instant::now() < deadline {
+                        idle_timer.as_mut().reset(deadline.into());
+                        continue;
+                    }
+                    if !draining {
+                        return Ok(Ending::IdleTimeout);
+                    }
+                    if !has_unread_input(tcp_of(&stream)) {
+                        let _ = tokio::time::timeout(idle, stream.shutdown()).await;
+                        return Ok(Ending::Shutdown);
+                    }
                 }
             }
-            last_input = Instant::now();
             // Echo everything readable now, then give the buffer back before waiting.
             let mut buffer = Vec::with_capacity(CHUNK);
             loop {
                 buffer.clear();
-                match self.read_available(&mut buffer).await {
+                match read_available(&mut stream, &mut buffer).await {
                     None => break,
                     Some(Err(e)) => return Err(e.into()),
                     Some(Ok(0)) => {
-                        self.stream.shutdown().await?;
+                        stream.shutdown().await?;
                         return Ok(Ending::PeerClosed);
                     }
                     Some(Ok(_)) => {
+                        last_input = Instant::now();
                         let write = async {
-                            self.stream.write_all(&buffer).await?;
-                            self.stream.flush().await
+                            stream.write_all(&buffer).await?;
+                            stream.flush().await
                         };
-                        match tokio::time::timeout(idle, write).await {
-                            Ok(written) => written?,
-                            // The client stopped reading: it is not our buffer's problem.
-                            Err(_) => return Ok(Ending::IdleTimeout),
+                        tokio::pin!(write);
+                        loop {
+                            tokio::select! {
+                                biased;
+                                written = &mut write => { written?; break; }
+                                _ = idle_timer.as_mut() => {
+                                    // The client stopped reading: that is not our buffer's
+                                    // problem for longer than the idle timeout.
+                                    let deadline = last_input + idle;
+                                    if Instant::now() >= deadline {
+                                        return Ok(Ending::IdleTimeout);
+                                    }
+                                    idle_timer.as_mut().reset(deadline.into());
+                                }
+                            }
                         }
                     }
                 }
             }
         }
     }
+}
 
-    /// Waits until the socket has input, the idle timeout passes, or shutdown finds the
-    /// connection quiet (no input for [`DRAIN_QUIET`], nothing unread).
-    async fn wait_for_input(&self, last_input: Instant) -> io::Result<Wake> {
-        let tcp = tcp_of(&self.stream);
-        tokio::select! {
-            biased;
-            ready = tcp.readable() => return ready.map(|_| Wake::Input),
-            _ = self.shutdown.cancelled() => {}
-            _ = tokio::time::sleep(self.options.idle_timeout) => return Ok(Wake::Idle),
-        }
-        // Draining: a client in the middle of sending gets served until it goes quiet.
-        let quiet_until = last_input + DRAIN_QUIET;
-        tokio::select! {
-            biased;
-            ready = tcp.readable() => ready.map(|_| Wake::Input),
-            _ = tokio::time::sleep_until(quiet_until.into()) => {
-                if has_unread_input(tcp) {
-                    Ok(Wake::Input)
-                } else {
-                    Ok(Wake::Shutdown)
-                }
-            }
-        }
-    }
-
-    /// One read if the stream has bytes (or EOF) ready now; `None` if it would wait.
-    async fn read_available(&mut self, buffer: &mut Vec<u8>) -> Option<io::Result<usize>> {
-        // read_buf fills the Vec's spare capacity, so the chunk is never zeroed.
-        let mut read = std::pin::pin!(self.stream.read_buf(buffer));
-        poll_fn(|cx| match read.as_mut().poll(cx) {
-            Poll::Pending => Poll::Ready(None),
-            Poll::Ready(result) => Poll::Ready(Some(result)),
-        })
-        .await
-    }
+/// One read if the stream has bytes (or EOF) ready now; `None` if it would wait.
+async fn read_available(
+    stream: &mut ServerStream,
+    buffer: &mut Vec<u8>,
+) -> Option<io::Result<usize>> {
+    // read_buf fills the Vec's spare capacity, so the chunk is never zeroed.
+    let mut read = std::pin::pin!(stream.read_buf(buffer));
+    poll_fn(|cx| match read.as_mut().poll(cx) {
+        Poll::Pending => Poll::Ready(None),
+        Poll::Ready(result) => Poll::Ready(Some(result)),
+    })
+    .await
 }

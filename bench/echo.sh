@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Echo benchmark (recipe 2), all in one run on this machine:
+#   the recipe's Python ThreadingTCPServer  vs  netkit serve --echo  vs  a minimal tokio
+#   echo loop (the floor), under the same ping-pong load from `netkit bench echo`;
+#   then 10,000 idle connections held by netkit, with its peak RSS.
+#
+# Usage: bench/echo.sh [--connections N] [--size BYTES] [--duration SECONDS] [--idle N]
+# Prints a table with ratios; every load loop is bounded by --duration and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+connections=64 size=64 duration=10 idle=10000
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --connections) connections=$2; shift 2 ;;
+        --size) size=$2; shift 2 ;;
+        --duration) duration=$2; shift 2 ;;
+        --idle) idle=$2; shift 2 ;;
+        *) echo "usage: $0 [--connections N] [--size BYTES] [--duration SECONDS] [--idle N]" >&2; exit 2 ;;
+    esac
+done
+
+cargo build --release --quiet --bin netkit --example echo_floor
+netkit=target/release/netkit
+floor=target/release/examples/echo_floor
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)"
+
+# start NAME COMMAND... : runs a server whose first stdout line ends with its port;
+# sets $port and $pid
+start() {
+    local name=$1; shift
+    "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 100); do [ -s "$work/$name.out" ] && break; sleep 0.05; done
+    port=$(grep -oE '[0-9]+$' "$work/$name.out" | head -1)
+}
+
+start python python3 bench/python/echo_server.py; py_port=$port py_pid=$pid
+start netkit "$netkit" serve --echo 127.0.0.1:0; nk_port=$port netkit_pid=$pid
+start floor "$floor" 127.0.0.1:0; fl_port=$port fl_pid=$pid
+
+# CPU seconds (user + system) a process has used so far.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+
+echo "echo ping-pong: $connections connections, $size B messages, ${duration}s each, $(nproc) cores"
+for target in python:$py_port:$py_pid netkit:$nk_port:$netkit_pid floor:$fl_port:$fl_pid; do
+    IFS=: read -r name port server_pid <<<"$target"
+    cpu_before=$(cpu_seconds "$server_pid")
+    "$netkit" bench echo "127.0.0.1:$port" --connections "$connections" --size "$size" \
+        --duration "$duration" --warmup 0 --json >"$work/$name.json"
+    echo "{\"before\": $cpu_before, \"after\": $(cpu_seconds "$server_pid")}" >"$work/$name.cpu.json"
+done
+
+# Idle connections: netkit's peak RSS while holding them, on a fresh server.
+kill "$netkit_pid"
+start netkit_idle "$netkit" serve --echo 127.0.0.1:0; nk_port=$port idle_pid=$pid
+rss_before=$(awk '/VmHWM/ {print $2}' "/proc/$idle_pid/status")
+"$netkit" bench idle "127.0.0.1:$nk_port" --connections "$idle" --hold 3 >"$work/idle.json"
+rss_after=$(awk '/VmHWM/ {print $2}' "/proc/$idle_pid/status")
+echo "{\"rss_before_kib\": $rss_before, \"rss_peak_kib\": $rss_after}" >"$work/idle_rss.json"
+
+python3 - "$work" <<'PY'
+import json, sys, os
+w = sys.argv[1]
+r = {n: json.load(open(os.path.join(w, n + '.json'))) for n in ('python', 'netkit', 'floor')}
+for n in r:
+    c = json.load(open(os.path.join(w, n + '.cpu.json')))
+    cpu = c['after'] - c['before']
+    # Messages per CPU-second the server itself spent: what a message costs the server,
+    # whatever share of the cores the load generator took.
+    r[n]['per_cpu_s'] = r[n]['messages'] / cpu if cpu > 0 else float('inf')
+print(f"{'server':<8} {'msg/s':>10} {'msg/server-cpu-s':>17} {'p50 µs':>8} {'p99 µs':>8} {'p99.9 µs':>9} {'errors':>6}")
+for n, x in r.items():
+    print(f"{n:<8} {x['messages_per_sec']:>10.0f} {x['per_cpu_s']:>17.0f} {x['p50_us']:>8} {x['p99_us']:>8} {x['p999_us']:>9} {x['errors']:>6}")
+nk, py, fl = r['netkit'], r['python'], r['floor']
+print(f"netkit / python: {nk['messages_per_sec'] / py['messages_per_sec']:.1f}x msg/s, "
+      f"{nk['per_cpu_s'] / py['per_cpu_s']:.1f}x msg per server CPU-second (target >= 10x), "
+      f"p99 {nk['p99_us']} vs {py['p99_us']} µs")
+print(f"netkit / floor:  {nk['messages_per_sec'] / fl['messages_per_sec']:.2f} msg/s, "
+      f"{nk['per_cpu_s'] / fl['per_cpu_s']:.2f} per CPU-second (target >= 0.90)")
+idle = json.load(open(os.path.join(w, 'idle.json')))
+rss = json.load(open(os.path.join(w, 'idle_rss.json')))
+print(f"idle: {idle['opened']}/{idle['requested']} connections held, {idle['alive_after_hold']} still echoing; "
+      f"netkit peak RSS {rss['rss_peak_kib'] / 1024:.1f} MiB (before: {rss['rss_before_kib'] / 1024:.1f} MiB; target <= 64 MiB)")
+PY
