@@ -274,11 +274,25 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => code,
         Err(failure) => {
-            // One line: the error and its causes.
-            eprintln!("netkit: {:#}", failure.error);
+            eprintln!("netkit: {}", one_line(&failure.error));
             ExitCode::from(failure.code)
         }
     }
+}
+
+/// The error and those of its causes that its message does not already tell, on one line.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
