@@ -129,10 +129,18 @@ impl Address {
         bits_of(&self.ip)
     }
 
-    /// Python's `exploded`: IPv6 with all eight four-digit hextets.
+    /// Python's `exploded`: IPv6 with all eight four-digit hextets; an IPv4-mapped address
+    /// ends in dotted decimal (`0000:0000:0000:0000:0000:ffff:1.2.3.4`, as 3.13). The scope
+    /// id is left out (Python raises `ValueError` for a scoped address here).
     pub fn exploded(&self) -> String {
-        let mut v = Vec::with_capacity(39);
-        text::write_exploded(&mut v, self.fam(), self.bits());
+        let mut v = Vec::with_capacity(45);
+        match self.ipv4_mapped() {
+            Some(v4) => {
+                v.extend_from_slice(b"0000:0000:0000:0000:0000:ffff:");
+                text::write_v4(&mut v, u32::from(v4));
+            }
+            None => text::write_exploded(&mut v, self.fam(), self.bits()),
+        }
         String::from_utf8_lossy(&v).into_owned()
     }
 
@@ -623,10 +631,22 @@ impl IpInterface {
     pub fn version(&self) -> u8 {
         self.address.version()
     }
-    /// Python's `IPv6Interface.is_unspecified`: `::/128` only (IPv4: the address's answer).
+    /// Python's `exploded` of an interface: `0000:…:0001/64`, `1.2.3.4/24`. Python 3.13
+    /// drops the `/prefix` of an IPv4-mapped interface (its `exploded` ends in dotted
+    /// decimal); netkit does the same, for parity.
+    pub fn exploded(&self) -> String {
+        let plain = Address::new(self.address.ip);
+        if plain.ipv4_mapped().is_some() {
+            return plain.exploded();
+        }
+        format!("{}/{}", plain.exploded(), self.prefix)
+    }
+    /// Python's `is_unspecified` of an interface: `::/128` only for IPv6, and never for
+    /// IPv4 (Python compares the interface with `==` to the address 0.0.0.0, which an
+    /// interface never equals; netkit keeps the answer for parity).
     pub fn is_unspecified(&self) -> bool {
         match self.address.fam() {
-            Fam::V4 => self.address.is_unspecified(),
+            Fam::V4 => false,
             Fam::V6 => self.address.is_unspecified() && self.network().is_unspecified(),
         }
     }
