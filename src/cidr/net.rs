@@ -671,3 +671,68 @@ impl fmt::Display for IpInterface {
         write!(f, "{}/{}", self.address, self.prefix)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_inputs_parse_like_python_or_fail_cleanly() {
+        // Prefix digits may be zero-padded to any length (Python's int()).
+        let n = IpNetwork::parse_bytes(b"10.0.0.0/000000000000000000000000000000000000008", true)
+            .unwrap();
+        assert_eq!(n.to_string(), "10.0.0.0/8");
+        assert!(IpNetwork::parse_bytes(
+            b"10.0.0.0/99999999999999999999999999999999999999999",
+            true
+        )
+        .is_err());
+        for bad in [
+            &b""[..],
+            b"/",
+            b"1.2.3.4/",
+            b"::%",
+            b"::%%",
+            b"::%a%b",
+            b"::%a/1/2",
+            b"1.2.3.4%x",
+            b"\xff",
+        ] {
+            assert!(IpNetwork::parse_bytes(bad, false).is_err(), "{bad:?}");
+        }
+        // A scope id of raw bytes survives as text and round-trips.
+        let a = Address::parse_bytes(b"fe80::1%\xffeth").unwrap();
+        let again: Address = a.to_string().parse().unwrap();
+        assert_eq!(again, a);
+        // Python accepts anything but '%' (and '/') after the '%'.
+        assert_eq!(
+            Address::parse_bytes(b"::1%a:b.c d").unwrap().to_string(),
+            "::1%a:b.c d"
+        );
+    }
+
+    #[test]
+    fn host_bits_error_uses_python_form() {
+        let e = IpNetwork::parse_bytes(b"10.0.0.1/255.0.0.0", true).unwrap_err();
+        assert_eq!(
+            e,
+            CidrError::HostBitsSet {
+                input: "10.0.0.1/8".into(),
+                network: "10.0.0.0/8".into()
+            }
+        );
+        let e = IpNetwork::parse_bytes(b"fe80::1%eth0/64", true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "fe80::1%eth0/64 has host bits set; the network is fe80::/64"
+        );
+        let kept = IpNetwork::parse_bytes(b"fe80::%eth0/64", true).unwrap();
+        assert_eq!(kept.to_string(), "fe80::%eth0/64");
+        assert_eq!(
+            IpNetwork::parse_bytes(b"fe80::1%eth0/64", false)
+                .unwrap()
+                .to_string(),
+            "fe80::/64"
+        );
+    }
+}
