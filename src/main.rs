@@ -45,6 +45,8 @@ enum Command {
         after_help = "Examples:\n  netkit time 127.0.0.1:20000\n  netkit time 127.0.0.1:20000 --sntp"
     )]
     Time(TimeArgs),
+    /// Networks and addresses, answered exactly like Python's ipaddress (recipe 4)
+    Cidr(netkit::cidr::cli::CidrArgs),
     /// TLS tools
     #[command(subcommand)]
     Tls(TlsCommand),
@@ -377,6 +379,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 println!("{}", path.display());
             }
         }
+        Command::Cidr(args) => return Ok(netkit::cidr::cli::run(args)?),
         Command::Bench(bench) => run_bench(bench)?,
     }
     Ok(ExitCode::SUCCESS)
