@@ -649,7 +649,7 @@ fn python() -> (String, (u32, u32)) {
             .filter_map(|x| x.parse().ok())
             .collect();
         if let [major, minor] = v[..] {
-            if major == 3 && best.as_ref().map_or(true, |(_, b)| (major, minor) > *b) {
+            if major == 3 && best.as_ref().is_none_or(|(_, b)| (major, minor) > *b) {
                 best = Some((c, (major, minor)));
             }
             if std::env::var("NETKIT_PYTHON").is_ok() {
