@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cidr;
 pub mod client;
 pub mod config;
+pub mod mpconn;
 pub mod proto;
 pub mod serve;
 pub mod service;

@@ -1,5 +1,6 @@
 //! Sans-IO codecs: bytes in, values out. No sockets, no tokio.
 
 pub mod challenge;
+pub mod mpconn;
 pub mod pickle;
 pub mod sntp;
