@@ -910,13 +910,16 @@ impl PartialEq for Value {
     }
 }
 
-fn strict_eq(a: &Value, b: &Value, assumed: &mut HashSet<(usize, usize)>) -> bool {
-    let (a, b) = (a.resolve(), b.resolve());
-    let (a, b) = (a.as_ref(), b.as_ref());
-    // Coinduction: a pair of nodes already being compared is assumed equal; any real
-    // difference is still found on some other path.
-    let mut enter = |x: usize, y: usize| x == y || !assumed.insert((x, y));
+type Assumed = HashSet<(usize, usize)>;
+
+// Each level of a deep value costs one `strict_eq` frame plus one small helper frame, so
+// the containers live in their own (never inlined) functions.
+fn strict_eq(a: &Value, b: &Value, assumed: &mut Assumed) -> bool {
     match (a, b) {
+        (Value::Recursive(_), _) | (_, Value::Recursive(_)) => {
+            let (a, b) = (a.resolve(), b.resolve());
+            strict_eq(&a, &b, assumed)
+        }
         (Value::None, Value::None) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(_) | Value::BigInt(_), Value::Int(_) | Value::BigInt(_)) => {
@@ -927,57 +930,85 @@ fn strict_eq(a: &Value, b: &Value, assumed: &mut HashSet<(usize, usize)>) -> boo
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
         (Value::ByteArray(x), Value::ByteArray(y)) => x.ptr_eq(y) || *x.borrow() == *y.borrow(),
         (Value::Tuple(x), Value::Tuple(y)) | (Value::List(x), Value::List(y)) => {
-            if enter(x.addr(), y.addr()) {
-                return true;
-            }
-            let (xs, ys) = (x.borrow(), y.borrow());
-            xs.len() == ys.len()
-                && xs
-                    .iter()
-                    .zip(ys.iter())
-                    .all(|(p, q)| strict_eq(p, q, assumed))
+            seq_eq(x, y, assumed)
         }
-        (Value::Dict(x), Value::Dict(y)) => {
-            if enter(x.addr(), y.addr()) {
-                return true;
-            }
-            let (xs, ys) = (x.borrow(), y.borrow());
-            xs.len() == ys.len()
-                && xs.iter().all(|(k, v)| {
-                    ys.get_key_value(k).is_some_and(|(k2, v2)| {
-                        strict_eq(k, k2, assumed) && strict_eq(v, v2, assumed)
-                    })
-                })
-        }
-        (Value::Set(x), Value::Set(y)) | (Value::FrozenSet(x), Value::FrozenSet(y)) => {
-            if enter(x.addr(), y.addr()) {
-                return true;
-            }
-            let (xs, ys) = (x.borrow(), y.borrow());
-            xs.len() == ys.len()
-                && xs
-                    .iter()
-                    .all(|k| ys.get(k).is_some_and(|k2| strict_eq(k, k2, assumed)))
-        }
-        (Value::Exception(x), Value::Exception(y)) => {
-            if enter(x.addr(), y.addr()) {
-                return true;
-            }
-            let (xe, ye) = (x.borrow(), y.borrow());
-            xe.class == ye.class
-                && strict_eq(
-                    &Value::Tuple(xe.args.clone()),
-                    &Value::Tuple(ye.args.clone()),
-                    assumed,
-                )
-                && match (&xe.state, &ye.state) {
-                    (None, None) => true,
-                    (Some(p), Some(q)) => strict_eq(p, q, assumed),
-                    _ => false,
-                }
-        }
+        (Value::Dict(x), Value::Dict(y)) => dict_eq(x, y, assumed),
+        (Value::Set(x), Value::Set(y)) | (Value::FrozenSet(x), Value::FrozenSet(y)) => set_eq(x, y),
+        (Value::Exception(x), Value::Exception(y)) => exc_eq(x, y, assumed),
         _ => false,
     }
+}
+
+/// Coinduction: a pair of nodes already being compared is assumed equal; any real
+/// difference is still found on some other path. True if there is nothing left to check.
+fn enter(assumed: &mut Assumed, x: usize, y: usize) -> bool {
+    x == y || !assumed.insert((x, y))
+}
+
+#[inline(never)]
+fn seq_eq(x: &Obj<Vec<Value>>, y: &Obj<Vec<Value>>, assumed: &mut Assumed) -> bool {
+    if enter(assumed, x.addr(), y.addr()) {
+        return true;
+    }
+    let (xs, ys) = (x.borrow(), y.borrow());
+    xs.len() == ys.len()
+        && xs
+            .iter()
+            .zip(ys.iter())
+            .all(|(p, q)| strict_eq(p, q, assumed))
+}
+
+fn key_eq(k: &Key, k2: &Key) -> bool {
+    strict_eq(k, k2, &mut HashSet::new())
+}
+
+#[inline(never)]
+fn dict_eq(x: &Obj<DictMap>, y: &Obj<DictMap>, assumed: &mut Assumed) -> bool {
+    if enter(assumed, x.addr(), y.addr()) {
+        return true;
+    }
+    let (xs, ys) = (x.borrow(), y.borrow());
+    // Keys are acyclic, so they are compared on their own (no assumptions shared with the
+    // values, so a failed attempt leaves nothing behind). Same order first: a re-read value
+    // keeps its order, and a NaN key can only be matched that way.
+    if xs.len() != ys.len() {
+        false
+    } else if xs.keys().zip(ys.keys()).all(|(k, k2)| key_eq(k, k2)) {
+        xs.values()
+            .zip(ys.values())
+            .all(|(v, v2)| strict_eq(v, v2, assumed))
+    } else {
+        xs.iter().all(|(k, v)| {
+            ys.get_key_value(k)
+                .is_some_and(|(k2, v2)| key_eq(k, k2) && strict_eq(v, v2, assumed))
+        })
+    }
+}
+
+#[inline(never)]
+fn set_eq(x: &Obj<SetMap>, y: &Obj<SetMap>) -> bool {
+    if x.ptr_eq(y) {
+        return true;
+    }
+    let (xs, ys) = (x.borrow(), y.borrow());
+    xs.len() == ys.len()
+        && (xs.iter().zip(ys.iter()).all(|(k, k2)| key_eq(k, k2))
+            || xs.iter().all(|k| ys.get(k).is_some_and(|k2| key_eq(k, k2))))
+}
+
+#[inline(never)]
+fn exc_eq(x: &Obj<PyException>, y: &Obj<PyException>, assumed: &mut Assumed) -> bool {
+    if enter(assumed, x.addr(), y.addr()) {
+        return true;
+    }
+    let (xe, ye) = (x.borrow(), y.borrow());
+    xe.class == ye.class
+        && seq_eq(&xe.args, &ye.args, assumed)
+        && match (&xe.state, &ye.state) {
+            (None, None) => true,
+            (Some(p), Some(q)) => strict_eq(p, q, assumed),
+            _ => false,
+        }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1101,7 +1132,13 @@ fn repr_value(out: &mut String, v: &Value, path: &mut Vec<usize>, budget: &mut u
     let v = resolved.as_ref();
     if let Some(addr) = v.node_addr() {
         if path.contains(&addr) {
-            out.push_str("...");
+            // Python's reprlib-style marker for an object already being printed.
+            out.push_str(match v {
+                Value::List(_) => "[...]",
+                Value::Tuple(_) => "(...)",
+                Value::Dict(_) | Value::Set(_) => "{...}",
+                _ => "...",
+            });
             return;
         }
     }
