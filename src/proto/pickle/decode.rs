@@ -158,19 +158,7 @@ enum Made {
 }
 
 pub(super) fn loads(data: &[u8], limits: &Limits) -> Result<Value> {
-    let mut d = Decoder {
-        data,
-        pos: 0,
-        op_start: 0,
-        limits,
-        stack: Vec::new(),
-        stack_high: 0,
-        marks: Vec::new(),
-        memo: HashMap::new(),
-        proto: 0,
-        alloc: 0,
-        made: Vec::new(),
-    };
+    let mut d = Decoder::new(data, limits);
     let result = d.run().and_then(|root| d.finish(root));
     if result.is_err() {
         d.break_all();
@@ -193,6 +181,22 @@ struct Decoder<'a> {
 }
 
 impl<'a> Decoder<'a> {
+    fn new(data: &'a [u8], limits: &'a Limits) -> Self {
+        Decoder {
+            data,
+            pos: 0,
+            op_start: 0,
+            limits,
+            stack: Vec::new(),
+            stack_high: 0,
+            marks: Vec::new(),
+            memo: HashMap::new(),
+            proto: 0,
+            alloc: 0,
+            made: Vec::new(),
+        }
+    }
+
     // ---- budget --------------------------------------------------------------------
 
     fn charge(&mut self, bytes: usize) -> Result<()> {
@@ -1379,4 +1383,87 @@ fn escape_decode(b: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(b: &[u8]) -> std::result::Result<Value, PickleError> {
+        super::loads(b, &Limits::default())
+    }
+
+    #[test]
+    fn raw_unicode_escape_follows_python() {
+        // b'\\\\u0041'.decode('raw_unicode_escape') == '\\\\u0041' (even backslashes: literal)
+        let cps = |b: &[u8]| raw_unicode_escape(b).map(|v| v.into_iter().collect::<Vec<_>>());
+        assert_eq!(
+            cps(b"\\\\u0041"),
+            Some(b"\\\\u0041".iter().map(|&c| u32::from(c)).collect())
+        );
+        assert_eq!(
+            cps(b"\\u0041\\U0001f600\xe9"),
+            Some(vec![0x41, 0x1f600, 0xe9])
+        );
+        assert_eq!(cps(b"a\\x"), Some(vec![0x61, 0x5c, 0x78]));
+        assert_eq!(cps(b"\\u12"), None);
+        assert_eq!(cps(b"\\U00110000"), None);
+    }
+
+    #[test]
+    fn python2_pickles() {
+        // Python 2: pickle.dumps(['a', u'\xe9', 1L, 2.5, ('x',)], 0) and protocol 2.
+        let p0 = b"(lp0\nS'a'\np1\naVe\\u00e9\np2\naL1L\naF2.5\na(S'x'\np3\ntp4\na.";
+        let v = load(p0).unwrap();
+        assert_eq!(format!("{v:?}"), "['a', 'e\u{e9}', 1, 2.5, ('x',)]");
+        let p2 = b"\x80\x02]q\x00(U\x01aq\x01X\x02\x00\x00\x00\xc3\xa9q\x02\x8a\x01\x01e.";
+        assert_eq!(format!("{:?}", load(p2).unwrap()), "['a', '\u{e9}', 1]");
+        // exceptions.KeyError and __builtin__.set are mapped below protocol 3 only.
+        assert!(load(b"\x80\x02cexceptions\nKeyError\nU\x01k\x85R.").is_ok());
+        assert!(load(b"\x80\x02c__builtin__\nset\n]\x85R.").is_ok());
+        assert!(matches!(
+            load(b"\x80\x04cexceptions\nKeyError\n)R."),
+            Err(PickleError::ForbiddenGlobal { .. })
+        ));
+        assert_eq!(escape_decode(b"\\x41\\n\\101\\'"), Some(b"A\nA'".to_vec()));
+    }
+
+    #[test]
+    fn text_ints_and_bools() {
+        assert_eq!(load(b"I01\n.").unwrap(), Value::Bool(true));
+        assert_eq!(load(b"I00\n.").unwrap(), Value::Bool(false));
+        assert_eq!(load(b"I-12\n.").unwrap(), Value::Int(-12));
+        assert_eq!(
+            load(b"L18446744073709551616L\n.").unwrap(),
+            Value::int(BigInt::from(1u8) << 64usize)
+        );
+        assert!(load(b"I\n.").is_err());
+        assert!(load(b"I+-1\n.").is_err());
+    }
+
+    /// A self-referential list that is built and then dropped from the result: the
+    /// decoder must empty it, or the Rc cycle would outlive `loads`.
+    #[test]
+    fn garbage_cycles_do_not_leak() {
+        for (data, ok) in [
+            (&b"\x80\x04]\x94h\x00a0N."[..], true),
+            (b"\x80\x04]\x94h\x00a0", false),
+        ] {
+            let limits = Limits::default();
+            let mut d = Decoder::new(data, &limits);
+            let result = d.run();
+            let Some(Made::Seq(list)) = d.made.first() else {
+                panic!("no list made")
+            };
+            let weak = list.downgrade();
+            let result = result.and_then(|root| d.finish(root));
+            if result.is_err() {
+                d.break_all();
+            }
+            assert_eq!(result.is_ok(), ok);
+            drop(result);
+            drop(d);
+            assert!(weak.upgrade().is_none(), "cycle leaked");
+        }
+    }
 }

@@ -1220,3 +1220,68 @@ fn repr_value(out: &mut String, v: &Value, path: &mut Vec<usize>, budget: &mut u
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_follow_python_equality() {
+        let d = Value::dict([
+            (Value::Int(1), Value::from("int")),
+            (Value::Bool(true), Value::from("bool")),
+            (Value::Float(1.0), Value::from("float")),
+            (Value::Float(-0.0), Value::from("zero")),
+            (Value::Int(0), Value::from("int zero")),
+            (Value::int(BigInt::from(1u8) << 70usize), Value::None),
+            (Value::Float(2f64.powi(70)), Value::from("big")),
+        ])
+        .unwrap();
+        // Python: {1: 'float', -0.0: 'int zero', 2**70: 'big'}; the first key is kept.
+        assert_eq!(
+            format!("{d:?}"),
+            "{1: 'float', -0.0: 'int zero', 1180591620717411303424: 'big'}"
+        );
+        assert_eq!(d.get_item(&Value::Bool(true)), Some(Value::from("float")));
+        let a = Value::frozenset([Value::Int(1), Value::from("x")]).unwrap();
+        let b = Value::frozenset([Value::from("x"), Value::Int(1)]).unwrap();
+        assert!(Key::new(a.clone()).unwrap() == Key::new(b).unwrap());
+        assert_eq!(
+            Key::new(Value::list(vec![])).err(),
+            Some(Unhashable("list"))
+        );
+        assert_eq!(
+            Key::new(Value::tuple(vec![Value::list(vec![])])).err(),
+            Some(Unhashable("list"))
+        );
+    }
+
+    #[test]
+    fn strict_equality_is_by_type_and_bits() {
+        assert!(Value::Int(1) != Value::Bool(true));
+        assert!(Value::Int(1) != Value::Float(1.0));
+        assert!(Value::Float(f64::NAN) == Value::Float(f64::NAN));
+        assert!(Value::Float(0.0) != Value::Float(-0.0));
+        assert!(Value::Int(5) == Value::BigInt(Rc::new(BigInt::from(5))));
+    }
+
+    #[test]
+    fn surrogates_are_kept() {
+        let s = PyStr::from_surrogatepass(b"\xed\xa0\x80x").unwrap();
+        assert!(s.has_surrogates() && s.as_str().is_none());
+        assert_eq!(s.code_points().collect::<Vec<_>>(), vec![0xd800, 0x78]);
+        assert_eq!(s.to_string_lossy(), "\u{fffd}x");
+        assert_eq!(s.len(), 2);
+        assert_eq!(format!("{:?}", Value::Str(s)), "'\\ud800x'");
+        for bad in [
+            &b"\xc0\x80"[..],
+            b"\xed\xa0",
+            b"\xf4\x90\x80\x80",
+            b"\xff",
+            b"\xe0\x80\x80",
+        ] {
+            assert!(PyStr::from_surrogatepass(bad).is_none(), "{bad:?}");
+        }
+        assert!(PyStr::from_code_points([0x110000]).is_none());
+    }
+}
