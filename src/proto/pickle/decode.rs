@@ -10,7 +10,7 @@ use num_bigint::BigInt;
 
 use super::error::PickleError;
 use super::opcodes as op;
-use super::value::{DictMap, Key, Obj, PyException, PyStr, SetMap, Value};
+use super::value::{DictMap, FxHashMap, Key, Obj, PyException, PyStr, SetMap, Value};
 use super::Limits;
 
 type Result<T> = std::result::Result<T, PickleError>;
@@ -174,10 +174,17 @@ struct Decoder<'a> {
     stack: Vec<Item>,
     stack_high: usize,
     marks: Vec<usize>,
-    memo: HashMap<u64, Item>,
+    /// Memo slots 0..n, as MEMOIZE and Python's PUTs make them…
+    memo: Vec<Item>,
+    /// …and any index a hand-made pickle puts out of order.
+    sparse_memo: HashMap<u64, Item>,
     proto: u8,
     alloc: usize,
     made: Vec<Made>,
+    /// Whether a container was ever pushed a second time (GET, DUP). Until then every
+    /// container has one owner, so the value is a tree, the heights on the stack are exact
+    /// and `finish` has nothing to do.
+    aliased: bool,
 }
 
 impl<'a> Decoder<'a> {
@@ -190,10 +197,12 @@ impl<'a> Decoder<'a> {
             stack: Vec::new(),
             stack_high: 0,
             marks: Vec::new(),
-            memo: HashMap::new(),
+            memo: Vec::new(),
+            sparse_memo: HashMap::new(),
             proto: 0,
             alloc: 0,
             made: Vec::new(),
+            aliased: false,
         }
     }
 
@@ -293,6 +302,36 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
+    /// Note an alias if `item` is a container being pushed a second time.
+    fn note_alias(&mut self, item: &Item) {
+        if let Item::V(v, _) = item {
+            self.aliased |= matches!(
+                v,
+                Value::Tuple(_)
+                    | Value::List(_)
+                    | Value::Dict(_)
+                    | Value::Set(_)
+                    | Value::FrozenSet(_)
+                    | Value::Exception(_)
+            );
+        }
+    }
+
+    /// The container on top of the stack just got a child of height `child`.
+    fn grow_top(&mut self, child: u32) -> Result<()> {
+        let limit = self.limits.max_depth;
+        if let Some(Item::V(_, h)) = self.stack.last_mut() {
+            *h = (*h).max(child + 1);
+            if *h as usize > limit {
+                return Err(PickleError::TooDeep {
+                    offset: self.op_start,
+                    limit,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn push_v(&mut self, v: Value, h: u32) -> Result<()> {
         self.push(Item::V(v, h))
     }
@@ -386,10 +425,19 @@ impl<'a> Decoder<'a> {
 
     // ---- memo ----------------------------------------------------------------------
 
+    fn memo_len(&self) -> usize {
+        self.memo.len() + self.sparse_memo.len()
+    }
+
     fn memo_put(&mut self, idx: u64, opcode: u8) -> Result<()> {
         let item = self.top(opcode)?.clone();
-        if !self.memo.contains_key(&idx) {
-            if self.memo.len() >= self.limits.max_memo {
+        let dense = self.memo.len() as u64;
+        if idx < dense {
+            self.memo[idx as usize] = item;
+            return Ok(());
+        }
+        if !self.sparse_memo.contains_key(&idx) {
+            if self.memo_len() >= self.limits.max_memo {
                 return Err(PickleError::MemoLimit {
                     offset: self.op_start,
                     limit: self.limits.max_memo,
@@ -397,19 +445,26 @@ impl<'a> Decoder<'a> {
             }
             self.charge(SLOT + 16)?;
         }
-        self.memo.insert(idx, item);
+        if idx == dense {
+            self.sparse_memo.remove(&idx);
+            self.memo.push(item);
+        } else {
+            self.sparse_memo.insert(idx, item);
+        }
         Ok(())
     }
 
     fn memo_get(&mut self, idx: u64) -> Result<()> {
-        let item = self
-            .memo
-            .get(&idx)
+        let item = usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.memo.get(i))
+            .or_else(|| self.sparse_memo.get(&idx))
             .cloned()
             .ok_or(PickleError::MemoMissing {
                 offset: self.op_start,
                 index: idx,
             })?;
+        self.note_alias(&item);
         self.push(item)
     }
 
@@ -585,6 +640,7 @@ impl<'a> Decoder<'a> {
             }
             op::DUP => {
                 let top = self.top(code)?.clone();
+                self.note_alias(&top);
                 self.push(top)?;
             }
 
@@ -753,7 +809,7 @@ impl<'a> Decoder<'a> {
                 self.push_v(Value::List(l), h + 1)?;
             }
             op::APPEND => {
-                let (v, _) = self.pop_value(code)?;
+                let (v, h) = self.pop_value(code)?;
                 let target = self.top_value(code)?;
                 match target {
                     Value::List(l) => {
@@ -762,10 +818,11 @@ impl<'a> Decoder<'a> {
                     }
                     other => return Err(self.wrong(code, "list", other.type_name())),
                 }
+                self.grow_top(h)?;
             }
             op::APPENDS => {
                 let items = self.pop_mark(code)?;
-                let (vals, _) = self.values(code, items)?;
+                let (vals, h) = self.values(code, items)?;
                 match self.top_value(code)? {
                     Value::List(l) => {
                         self.charge(vals.len() * ELEM)?;
@@ -773,6 +830,7 @@ impl<'a> Decoder<'a> {
                     }
                     other => return Err(self.wrong(code, "list", other.type_name())),
                 }
+                self.grow_top(h)?;
             }
             op::EMPTY_DICT => {
                 let d = self.new_dict()?;
@@ -787,20 +845,22 @@ impl<'a> Decoder<'a> {
                 self.push_v(Value::Dict(d), h + 1)?;
             }
             op::SETITEM => {
-                let (v, _) = self.pop_value(code)?;
-                let (k, _) = self.pop_value(code)?;
+                let (v, vh) = self.pop_value(code)?;
+                let (k, kh) = self.pop_value(code)?;
                 match self.top_value(code)? {
                     Value::Dict(d) => self.set_items(code, &d, vec![k, v])?,
                     other => return Err(self.wrong(code, "dict", other.type_name())),
                 }
+                self.grow_top(vh.max(kh))?;
             }
             op::SETITEMS => {
                 let items = self.pop_mark(code)?;
-                let (vals, _) = self.values(code, items)?;
+                let (vals, h) = self.values(code, items)?;
                 match self.top_value(code)? {
                     Value::Dict(d) => self.set_items(code, &d, vals)?,
                     other => return Err(self.wrong(code, "dict", other.type_name())),
                 }
+                self.grow_top(h)?;
             }
             op::EMPTY_SET => {
                 let s = self.new_set(Vec::new())?;
@@ -808,7 +868,8 @@ impl<'a> Decoder<'a> {
             }
             op::ADDITEMS => {
                 let items = self.pop_mark(code)?;
-                let (vals, _) = self.values(code, items)?;
+                let (vals, h) = self.values(code, items)?;
+                self.grow_top(h)?;
                 match self.top_value(code)? {
                     Value::Set(s) => {
                         for v in vals {
@@ -842,7 +903,7 @@ impl<'a> Decoder<'a> {
                 self.memo_put(u64::from(idx), code)?;
             }
             op::MEMOIZE => {
-                let idx = self.memo.len() as u64;
+                let idx = self.memo_len() as u64;
                 self.memo_put(idx, code)?;
             }
             op::GET => {
@@ -930,7 +991,8 @@ impl<'a> Decoder<'a> {
                 self.push_v(v, h + 1)?;
             }
             op::BUILD => {
-                let (state, _) = self.pop_value(code)?;
+                let (state, h) = self.pop_value(code)?;
+                self.grow_top(h)?;
                 let target = self.top_value(code)?;
                 let Value::Exception(e) = target else {
                     return Err(self.wrong(code, "an exception", target.type_name()));
@@ -1001,6 +1063,7 @@ impl<'a> Decoder<'a> {
         if vals.len() % 2 != 0 {
             return Err(self.bad_call(code, "odd number of items".into()));
         }
+        d.borrow_mut().reserve(vals.len() / 2);
         let mut it = vals.into_iter();
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
             let k = self.key(k)?;
@@ -1113,6 +1176,11 @@ impl<'a> Decoder<'a> {
     /// Turns back edges into weak references, checks the real nesting depth, and empties
     /// every container that is not part of the result (so garbage cycles do not leak).
     fn finish(&mut self, root: Value) -> Result<Value> {
+        if !self.aliased {
+            // A tree: no cycles to break, no garbage cycles, heights already checked.
+            self.made.clear();
+            return Ok(root);
+        }
         enum Color {
             OnPath,
             Done(u32),
@@ -1187,7 +1255,7 @@ impl<'a> Decoder<'a> {
             )
         }
 
-        let mut colors: HashMap<usize, Color> = HashMap::new();
+        let mut colors: FxHashMap<usize, Color> = FxHashMap::default();
         let mut frames: Vec<Frame> = Vec::new();
         if is_container(&root) {
             if let Some(a) = root.node_addr() {
@@ -1291,6 +1359,7 @@ impl<'a> Decoder<'a> {
         }
         self.stack.clear();
         self.memo.clear();
+        self.sparse_memo.clear();
         drop(garbage);
         drop(made);
     }

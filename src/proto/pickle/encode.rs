@@ -10,11 +10,10 @@
 //! that singleton), the empty bytes, the interned strings
 //! `'builtins'`, `'_codecs'` and `'latin1'`, and each class object.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::opcodes as op;
-use super::value::{PyStr, Value};
+use super::value::{DictMap, FxHashMap, PyStr, SetMap, Value};
 use super::Protocol;
 
 const FRAME_SIZE_TARGET: usize = 64 * 1024;
@@ -37,6 +36,8 @@ enum MemoKey {
     Fresh(usize),
     /// An attribute name: Python interns the keys of an object's `__dict__`.
     Attr(Vec<u8>),
+    /// A node nothing else refers to: it gets its memo index but is never looked up.
+    Once,
 }
 
 pub(super) fn dumps(v: &Value, protocol: Protocol) -> Vec<u8> {
@@ -46,7 +47,9 @@ pub(super) fn dumps(v: &Value, protocol: Protocol) -> Vec<u8> {
         proto,
         framing: false,
         frame_start: None,
-        memo: HashMap::new(),
+        memo: FxHashMap::default(),
+        memo_count: 0,
+        pinned: 0,
         keep: Vec::new(),
         fresh: 0,
     };
@@ -65,7 +68,13 @@ struct Encoder {
     proto: u8,
     framing: bool,
     frame_start: Option<usize>,
-    memo: HashMap<MemoKey, u32>,
+    memo: FxHashMap<MemoKey, u32>,
+    /// Entries written so far (the next memo index); only shared ones are in `memo`.
+    memo_count: u32,
+    /// Inside a shared tuple or frozenset: CPython writes such a tuple again when it meets
+    /// it through its own contents, revisiting everything below, so nothing below may be
+    /// [`MemoKey::Once`].
+    pinned: u32,
     /// Temporaries (args tuples, latin-1 strs, lists of set elements) stay alive until the
     /// end, as in CPython's memo, so their addresses are never reused for another node.
     keep: Vec<Value>,
@@ -206,9 +215,14 @@ impl Encoder {
 
     // ---- memo ----
 
+    /// Writes the PUT/MEMOIZE Python writes; remembers the entry unless the object cannot
+    /// be met again ([`MemoKey::Once`]), which keeps the map small for tree-shaped values.
     fn memo_put(&mut self, key: MemoKey) {
-        let idx = self.memo.len() as u32;
-        self.memo.insert(key, idx);
+        let idx = self.memo_count;
+        self.memo_count += 1;
+        if key != MemoKey::Once {
+            self.memo.insert(key, idx);
+        }
         if self.proto >= 4 {
             self.write(&[op::MEMOIZE]);
         } else if idx < 256 {
@@ -230,7 +244,8 @@ impl Encoder {
         }
     }
 
-    fn memo_key(v: &Value) -> Option<MemoKey> {
+    fn memo_key(&self, v: &Value) -> Option<MemoKey> {
+        let once = self.pinned == 0;
         match v {
             Value::Str(s) => {
                 let b = s.as_surrogatepass_bytes();
@@ -243,9 +258,14 @@ impl Encoder {
                         return Some(MemoKey::SmallStr(Some(c)));
                     }
                 }
-                Some(MemoKey::Node(s.addr()))
+                Some(if once && !s.is_shared() {
+                    MemoKey::Once
+                } else {
+                    MemoKey::Node(s.addr())
+                })
             }
             Value::Bytes(b) if b.is_empty() => Some(MemoKey::EmptyBytes),
+            other if once && !other.is_shared_node() => Some(MemoKey::Once),
             other => other.node_addr().map(MemoKey::Node),
         }
     }
@@ -277,7 +297,7 @@ impl Encoder {
                 None => self.write(&[op::NONE]),
             },
             _ => {
-                let Some(key) = Self::memo_key(v) else { return };
+                let Some(key) = self.memo_key(v) else { return };
                 if let Some(&idx) = self.memo.get(&key) {
                     self.memo_get(idx);
                     return;
@@ -295,23 +315,10 @@ impl Encoder {
                     Value::Dict(d) => {
                         self.write(&[op::EMPTY_DICT]);
                         self.memo_put(key);
-                        let items: Vec<(Value, Value)> = d
-                            .borrow()
-                            .iter()
-                            .map(|(k, v)| (k.value().clone(), v.clone()))
-                            .collect();
-                        self.batch_setitems(&items);
+                        self.batch_setitems(&d.borrow());
                     }
-                    Value::Set(s) => {
-                        let items: Vec<Value> =
-                            s.borrow().iter().map(|k| k.value().clone()).collect();
-                        self.save_set(&items, key);
-                    }
-                    Value::FrozenSet(s) => {
-                        let items: Vec<Value> =
-                            s.borrow().iter().map(|k| k.value().clone()).collect();
-                        self.save_frozenset(&items, key);
-                    }
+                    Value::Set(s) => self.save_set(&s.borrow(), key),
+                    Value::FrozenSet(s) => self.save_frozenset(&s.borrow(), key),
                     Value::Exception(e) => {
                         let e = e.borrow().clone();
                         let args = Value::Tuple(e.args.clone());
@@ -530,6 +537,13 @@ impl Encoder {
     }
 
     fn save_tuple(&mut self, items: &[Value], key: MemoKey) {
+        let pin = u32::from(key != MemoKey::Once);
+        self.pinned += pin;
+        self.save_tuple_items(items, key);
+        self.pinned -= pin;
+    }
+
+    fn save_tuple_items(&mut self, items: &[Value], key: MemoKey) {
         if items.is_empty() {
             self.write(&[op::EMPTY_TUPLE]);
             return;
@@ -580,35 +594,39 @@ impl Encoder {
         }
     }
 
-    fn batch_setitems(&mut self, items: &[(Value, Value)]) {
-        match items {
-            [] => {}
-            [(k, v)] => {
-                self.save(k);
-                self.save(v);
+    fn batch_setitems(&mut self, d: &DictMap) {
+        match d.len() {
+            0 => {}
+            1 => {
+                if let Some((k, v)) = d.get_index(0) {
+                    self.save(k);
+                    self.save(v);
+                }
                 self.write(&[op::SETITEM]);
             }
-            _ => {
+            n => {
                 // C's loop runs once more after a full batch, writing an empty MARK SETITEMS.
-                let mut rest = items;
+                let mut start = 0;
                 loop {
-                    let n = rest.len().min(BATCHSIZE);
+                    let end = (start + BATCHSIZE).min(n);
                     self.write(&[op::MARK]);
-                    for (k, v) in &rest[..n] {
-                        self.save(k);
-                        self.save(v);
+                    for i in start..end {
+                        if let Some((k, v)) = d.get_index(i) {
+                            self.save(k);
+                            self.save(v);
+                        }
                     }
                     self.write(&[op::SETITEMS]);
-                    rest = &rest[n..];
-                    if n != BATCHSIZE {
+                    if end - start != BATCHSIZE {
                         break;
                     }
+                    start = end;
                 }
             }
         }
     }
 
-    fn save_set(&mut self, items: &[Value], key: MemoKey) {
+    fn save_set(&mut self, items: &SetMap, key: MemoKey) {
         if self.proto < 4 {
             self.save_reduce_list("set", items, key);
             return;
@@ -618,22 +636,32 @@ impl Encoder {
         if items.is_empty() {
             return;
         }
-        let mut rest = items;
+        let n = items.len();
+        let mut start = 0;
         loop {
-            let n = rest.len().min(BATCHSIZE);
+            let end = (start + BATCHSIZE).min(n);
             self.write(&[op::MARK]);
-            for v in &rest[..n] {
-                self.save(v);
+            for i in start..end {
+                if let Some(v) = items.get_index(i) {
+                    self.save(v);
+                }
             }
             self.write(&[op::ADDITEMS]);
-            rest = &rest[n..];
-            if n != BATCHSIZE {
+            if end - start != BATCHSIZE {
                 break;
             }
+            start = end;
         }
     }
 
-    fn save_frozenset(&mut self, items: &[Value], key: MemoKey) {
+    fn save_frozenset(&mut self, items: &SetMap, key: MemoKey) {
+        let pin = u32::from(key != MemoKey::Once);
+        self.pinned += pin;
+        self.save_frozenset_items(items, key);
+        self.pinned -= pin;
+    }
+
+    fn save_frozenset_items(&mut self, items: &SetMap, key: MemoKey) {
         if self.proto < 4 {
             self.save_reduce_list("frozenset", items, key);
             return;
@@ -652,8 +680,10 @@ impl Encoder {
     }
 
     /// `(set|frozenset, (list(items),))` as `set.__reduce__` returns it.
-    fn save_reduce_list(&mut self, class: &str, items: &[Value], key: MemoKey) {
-        let args = Value::tuple(vec![Value::list(items.to_vec())]);
+    fn save_reduce_list(&mut self, class: &str, items: &SetMap, key: MemoKey) {
+        let args = Value::tuple(vec![Value::list(
+            items.iter().map(|k| k.value().clone()).collect(),
+        )]);
         self.keep.push(args.clone());
         self.save_global("builtins", class);
         self.save(&args);

@@ -50,7 +50,7 @@ use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
 use std::fmt::{self, Write as _};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::rc::{Rc, Weak};
 use std::sync::OnceLock;
 
@@ -58,11 +58,39 @@ use indexmap::{IndexMap, IndexSet};
 use num_bigint::BigInt;
 
 /// An ordered dict, keyed by Python's rules (see [`Key`]). Insertion order is kept, as in
-/// Python 3.7+.
-pub type DictMap = IndexMap<Key, Value>;
+/// Python 3.7+. (The map's own hasher only mixes [`Key`]'s hash, which is already a
+/// per-process keyed SipHash, so collisions cannot be aimed at.)
+pub type DictMap = IndexMap<Key, Value, BuildHasherDefault<FxHasher>>;
 /// An ordered set, keyed by Python's rules. Order is the order elements were added (for a
 /// decoded set, the order Python iterated it when pickling).
-pub type SetMap = IndexSet<Key>;
+pub type SetMap = IndexSet<Key, BuildHasherDefault<FxHasher>>;
+
+/// A fast multiplicative hasher for keys that are already well mixed or not chosen by a
+/// peer (node addresses, [`Key`]'s keyed hash).
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` keyed by something a peer does not choose.
+pub(crate) type FxHashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A shared, mutable node: `Rc<RefCell<T>>` plus a cached hash. Cloning clones the
 /// reference (the same Python object), like Python assignment.
@@ -101,6 +129,10 @@ impl<T> Obj<T> {
     /// The node's address, its identity while it is alive.
     pub(crate) fn addr(&self) -> usize {
         Rc::as_ptr(&self.0) as *const () as usize
+    }
+    /// Whether anything besides this handle refers to the node.
+    pub(crate) fn is_shared(&self) -> bool {
+        Rc::strong_count(&self.0) > 1 || Rc::weak_count(&self.0) > 0
     }
     pub(crate) fn cached_hash(&self, compute: impl FnOnce(&T) -> u64) -> u64 {
         if let Some(h) = self.0.hash.get() {
@@ -228,6 +260,12 @@ impl PyStr {
     /// Whether `len(s) == 0`.
     pub fn is_empty(&self) -> bool {
         self.as_surrogatepass_bytes().is_empty()
+    }
+    pub(crate) fn is_shared(&self) -> bool {
+        match &self.0 {
+            StrRepr::Utf8(s) => Rc::strong_count(s) > 1 || Rc::weak_count(s) > 0,
+            StrRepr::Surrogates(b) => Rc::strong_count(b) > 1 || Rc::weak_count(b) > 0,
+        }
     }
     pub(crate) fn addr(&self) -> usize {
         match &self.0 {
@@ -572,6 +610,20 @@ impl Value {
             Value::Tuple(t) => t.borrow().iter().find_map(|v| v.unhashable_part()),
             Value::Exception(_) => Some("exception"),
             other => Some(other.type_name()),
+        }
+    }
+    /// Whether another reference to this node may exist (so `dumps` must remember it).
+    /// A node held by a single strong reference cannot be met twice in one walk.
+    pub(crate) fn is_shared_node(&self) -> bool {
+        match self {
+            Value::Str(s) => s.is_shared(),
+            Value::Bytes(b) => Rc::strong_count(b) > 1 || Rc::weak_count(b) > 0,
+            Value::ByteArray(o) => o.is_shared(),
+            Value::Tuple(o) | Value::List(o) => o.is_shared(),
+            Value::Dict(o) => o.is_shared(),
+            Value::Set(o) | Value::FrozenSet(o) => o.is_shared(),
+            Value::Exception(o) => o.is_shared(),
+            _ => true,
         }
     }
     /// Identity of a memoizable node (`None` for the atoms that pickle never memoizes).
