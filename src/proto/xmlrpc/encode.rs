@@ -193,9 +193,16 @@ pub fn py_float_repr(x: f64) -> String {
     if x.is_infinite() {
         return if x > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    // Rust's `{:e}` is the shortest round-trip digit string, like Python's repr (both pick
-    // the closest of the shortest candidates): "d.ddde<exp>".
-    let sci = format!("{:e}", x.abs());
+    // Python's repr is David Gay's shortest round-trip string; among equally short
+    // candidates it takes the one nearest the exact value, ties to even. Rust's `{:e}`
+    // gives the shortest length but may break such a tie the other way (2171712351438324.25
+    // has two 17-digit candidates, Python says ...324.2), so take only the length from it
+    // and the digits from the correctly rounded (half-even) formatting at that length.
+    let shortest = format!("{:e}", x.abs());
+    let len = shortest
+        .split_once('e')
+        .map_or(1, |(m, _)| m.bytes().filter(u8::is_ascii_digit).count());
+    let sci = format!("{:.*e}", len.saturating_sub(1), x.abs());
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
@@ -250,6 +257,9 @@ mod tests {
             (f64::NEG_INFINITY, "-inf"),
             (-2.5e-7, "-2.5e-07"),
             (9007199254740993.0, "9007199254740992.0"),
+            // exact ties between two 17-digit candidates: …324.25 and …324.75
+            (-8686849405753297.0 / 4.0, "-2171712351438324.2"),
+            (8686849405753299.0 / 4.0, "2171712351438324.8"),
         ];
         for (x, want) in cases {
             assert_eq!(py_float_repr(*x), *want, "{x:e}");
