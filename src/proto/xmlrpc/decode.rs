@@ -148,7 +148,11 @@ fn is_dispatch_tag(tag: &str) -> bool {
 
 /// `tag.split(':')[-1]`: Python drops any namespace prefix (`ex:nil` is `nil`).
 fn local_name(tag: &str) -> &str {
-    tag.rsplit(':').next().unwrap_or(tag)
+    // A byte scan: tag names are short, and `rsplit` costs more than the search.
+    match tag.bytes().rposition(|b| b == b':') {
+        Some(i) => &tag[i + 1..],
+        None => tag,
+    }
 }
 
 /// The state of `xmlrpc.client.Unmarshaller`.
@@ -437,13 +441,28 @@ fn is_xml_char(c: char) -> bool {
 /// LF, CR, and U+FFFE/U+FFFF (`EF BF BE`/`EF BF BF`).
 fn find_forbidden_char(s: &str) -> Option<usize> {
     let b = s.as_bytes();
-    b.iter().enumerate().find_map(|(i, &c)| {
-        let bad = (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'))
-            || (c == 0xEF
-                && b.get(i + 1) == Some(&0xBF)
-                && matches!(b.get(i + 2), Some(0xBE | 0xBF)));
-        bad.then_some(i)
-    })
+    let bad_at = |i: usize| match b[i] {
+        0xEF => b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)),
+        c => c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r'),
+    };
+    // Branch-free test of 32 bytes at a time (vectorised); only a block holding a forbidden
+    // control byte or an 0xEF lead byte, which real documents rarely have, is looked at
+    // closely.
+    const BLOCK: usize = 32;
+    let mut start = 0;
+    for chunk in b.chunks(BLOCK) {
+        let suspect = chunk.iter().fold(false, |acc, &c| {
+            let control = (c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r');
+            acc | control | (c == 0xEF)
+        });
+        if suspect {
+            if let Some(i) = (start..start + chunk.len()).find(|&i| bad_at(i)) {
+                return Some(i);
+            }
+        }
+        start += chunk.len();
+    }
+    None
 }
 
 fn is_name_start(c: char) -> bool {
@@ -460,6 +479,13 @@ fn is_name_char(c: char) -> bool {
 }
 
 fn is_xml_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.is_ascii() {
+        let start = |c: u8| c.is_ascii_alphabetic() || c == b'_' || c == b':';
+        return b.first().is_some_and(|&c| start(c))
+            && b.iter()
+                .all(|&c| start(c) || c.is_ascii_digit() || c == b'-' || c == b'.');
+    }
     let mut chars = s.chars();
     chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
 }
@@ -746,6 +772,23 @@ mod tests {
         );
         assert!(d("Y").is_err());
         assert!(d("\u{e9}").is_err());
+    }
+
+    #[test]
+    fn forbidden_chars_found_across_block_edges() {
+        for at in [0usize, 1, 30, 31, 32, 33, 63, 64, 95] {
+            let mut s = "a\t\n\r".repeat(30);
+            s.insert(at, '\u{1}');
+            assert_eq!(find_forbidden_char(&s), Some(at), "control at {at}");
+            let mut s = "x".repeat(100);
+            s.insert(at, '\u{FFFE}'); // EF BF BE, possibly split across two blocks
+            assert_eq!(find_forbidden_char(&s), Some(at), "U+FFFE at {at}");
+            let mut s = "x".repeat(100);
+            s.insert(at, '\u{FFFD}'); // EF BF BD: allowed
+            assert_eq!(find_forbidden_char(&s), None);
+        }
+        assert_eq!(find_forbidden_char("\t\n\r ok \u{10FFFF}"), None);
+        assert_eq!(find_forbidden_char(""), None);
     }
 
     #[test]
