@@ -580,29 +580,38 @@ fn tricky_documents() -> Vec<(String, bool)> {
 #[test]
 fn decoder_accepts_what_python_accepts() {
     let docs = tricky_documents();
-    let out = run_python(
-        &PathBuf::from("python3"),
-        &json!({"cases": [], "faults": [], "docs": docs.iter().map(|(d, _)| d).collect::<Vec<_>>()}),
-    )
-    .expect("python3");
+    let request =
+        json!({"cases": [], "faults": [], "docs": docs.iter().map(|(d, _)| d).collect::<Vec<_>>()});
     let limits = Limits::default();
     let mut report = Vec::new();
-    for ((doc, deviation), py) in docs.iter().zip(out["docs"].as_array().expect("docs")) {
-        let ours = parse_response(doc.as_bytes(), &limits);
-        let agree = match (&ours, py.get("ok"), py.get("fault")) {
-            (Ok(Ok(vals)), Some(_), _) => {
-                let (want, _) = python_loaded(py, doc);
-                vals.len() == want.len() && vals.iter().zip(&want).all(|(a, b)| a.is_identical(b))
-            }
-            (Ok(Err(f)), _, Some(pf)) => json!([f.code, f.string]) == *pf,
-            (Err(_), None, None) => true,
-            (Err(_), Some(_), _) => *deviation,
-            _ => false,
+    let mut ran = 0;
+    for python in interpreters() {
+        let Some(out) = run_python(&python, &request) else {
+            continue;
         };
-        if !agree {
-            report.push(format!("{doc:?}\n   ours:   {ours:?}\n   python: {py}"));
+        ran += 1;
+        let version = out["version"].as_str().unwrap_or("?").to_owned();
+        for ((doc, deviation), py) in docs.iter().zip(out["docs"].as_array().expect("docs")) {
+            let ours = parse_response(doc.as_bytes(), &limits);
+            let agree = match (&ours, py.get("ok"), py.get("fault")) {
+                (Ok(Ok(vals)), Some(_), _) => {
+                    let (want, _) = python_loaded(py, doc);
+                    vals.len() == want.len()
+                        && vals.iter().zip(&want).all(|(a, b)| a.is_identical(b))
+                }
+                (Ok(Err(f)), _, Some(pf)) => json!([f.code, f.string]) == *pf,
+                (Err(_), None, None) => true,
+                (Err(_), Some(_), _) => *deviation,
+                _ => false,
+            };
+            if !agree {
+                report.push(format!(
+                    "python {version}: {doc:?}\n   ours:   {ours:?}\n   python: {py}"
+                ));
+            }
         }
     }
+    assert!(ran > 0);
     assert!(report.is_empty(), "disagreements:\n{}", report.join("\n"));
 }
 
