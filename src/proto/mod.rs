@@ -4,3 +4,4 @@ pub mod challenge;
 pub mod mpconn;
 pub mod pickle;
 pub mod sntp;
+pub mod xmlrpc;

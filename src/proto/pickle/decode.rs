@@ -1060,7 +1060,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn set_items(&mut self, code: u8, d: &Obj<DictMap>, vals: Vec<Value>) -> Result<()> {
-        if vals.len() % 2 != 0 {
+        if !vals.len().is_multiple_of(2) {
             return Err(self.bad_call(code, "odd number of items".into()));
         }
         d.borrow_mut().reserve(vals.len() / 2);
@@ -1198,7 +1198,7 @@ impl<'a> Decoder<'a> {
                 Value::Dict(o) => {
                     let d = o.borrow();
                     d.get_index(i / 2).map(|(k, v)| {
-                        Some(if i % 2 == 0 {
+                        Some(if i.is_multiple_of(2) {
                             k.value().clone()
                         } else {
                             v.clone()
@@ -1387,7 +1387,7 @@ fn raw_unicode_escape(b: &[u8]) -> Option<Vec<u32>> {
         let run = i - start;
         let escape = run % 2 == 1 && matches!(b.get(i), Some(b'u' | b'U'));
         let literal = if escape { run - 1 } else { run };
-        out.extend(std::iter::repeat(u32::from(b'\\')).take(literal));
+        out.extend(std::iter::repeat_n(u32::from(b'\\'), literal));
         if escape {
             let count = if b[i] == b'u' { 4 } else { 8 };
             let digits = b.get(i + 1..i + 1 + count)?;
