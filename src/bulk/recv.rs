@@ -21,8 +21,11 @@ use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use xxhash_rust::xxh3::Xxh3;
 
-/// Read buffer per connection: the whole of the receiver's payload memory.
+/// Size of each receive buffer.
 const BUFFER: usize = 1024 * 1024;
+/// Buffers per connection between the socket reader and the file writer: with BUFFER,
+/// the whole of a connection's payload memory.
+const WRITE_DEPTH: usize = 4;
 /// What an all-zero block is compared with.
 static ZEROS: [u8; BLOCK as usize] = [0; BLOCK as usize];
 /// How long a refused peer gets to read our reason before the socket closes.
@@ -590,43 +593,85 @@ impl Transfer {
 
     /// Receives a stream's `payload_len - skip` bytes into place, hashing them.
     ///
-    /// Writes are plain blocking pwrite(2)s on the runtime thread: they land in the page
-    /// cache, and a hop to a blocking pool for each would cost more than it saves.
+    /// Reading (and hashing, while the bytes are in cache) and writing run side by side:
+    /// this task fills buffers from the socket and a blocking thread writes them, with
+    /// [`WRITE_DEPTH`] buffers in flight, so page-cache writes don't stall the socket.
+    /// Writes land in order, and the bytes counted as received are the bytes written, so
+    /// a resumable transfer that is cut knows exactly how much of the file is good.
     async fn receive_payload<R: AsyncRead + Unpin>(
-        &self,
+        self: &Arc<Self>,
         stream: &mut R,
         header: &Header,
         skip: u64,
         hasher: &mut Xxh3,
         timeout: Duration,
     ) -> Result<(), BulkError> {
-        let mut buf = vec![0u8; BUFFER];
-        let mut at = skip;
-        let len = header.payload_len;
-        while at < len {
-            let want = (len - at).min(BUFFER as u64) as usize;
-            let n = match within(timeout, stream.read(&mut buf[..want])).await {
-                Ok(n) => n,
-                // A TLS peer gone without close_notify.
-                Err(BulkError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-                Err(error) => return Err(error),
-            };
-            if n == 0 {
-                return Err(BulkError::Truncated {
-                    received: at,
-                    expected: len,
-                });
-            }
-            let data = &buf[..n];
-            if self.framed {
-                hasher.update(data);
-            }
-            self.write_at(header.offset + at, data)?;
-            at += n as u64;
-            self.bar.inc(n as u64);
-            self.note_received(n as u64);
+        let (full_tx, mut full_rx) = mpsc::channel::<(u64, Vec<u8>, usize)>(WRITE_DEPTH);
+        let (free_tx, mut free_rx) = mpsc::channel::<Vec<u8>>(WRITE_DEPTH);
+        for _ in 0..WRITE_DEPTH {
+            let _ = free_tx.try_send(vec![0u8; BUFFER]);
         }
-        Ok(())
+        let transfer = self.clone();
+        let writer = tokio::task::spawn_blocking(move || {
+            while let Some((offset, buf, filled)) = full_rx.blocking_recv() {
+                transfer.write_at(offset, &buf[..filled])?;
+                transfer.note_received(filled as u64);
+                transfer.bar.inc(filled as u64);
+                let _ = free_tx.blocking_send(buf);
+            }
+            Ok::<_, BulkError>(())
+        });
+        let len = header.payload_len;
+        let read = async {
+            let mut at = skip;
+            while at < len {
+                // None: the writer stopped on an error, which joining it reports.
+                let Some(mut buf) = free_rx.recv().await else {
+                    return Ok(());
+                };
+                let want = (len - at).min(BUFFER as u64) as usize;
+                let mut filled = 0;
+                let mut ended = false;
+                while filled < want {
+                    let n = match within(timeout, stream.read(&mut buf[filled..want])).await {
+                        Ok(n) => n,
+                        // A TLS peer gone without close_notify.
+                        Err(BulkError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+                        Err(error) => return Err(error),
+                    };
+                    if n == 0 {
+                        ended = true;
+                        break;
+                    }
+                    filled += n;
+                }
+                if self.framed {
+                    hasher.update(&buf[..filled]);
+                }
+                if full_tx
+                    .send((header.offset + at, buf, filled))
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+                at += filled as u64;
+                if ended {
+                    return Err(BulkError::Truncated {
+                        received: at,
+                        expected: len,
+                    });
+                }
+            }
+            Ok(())
+        };
+        let read_result = read.await;
+        drop(full_tx);
+        let write_result = writer
+            .await
+            .map_err(|e| BulkError::Io(io::Error::other(e)))?;
+        read_result?;
+        write_result
     }
 
     fn note_received(&self, n: u64) {
