@@ -85,7 +85,7 @@ struct BulkSendArgs {
     /// The recipe's bare bytes: no header, no checksum (the receiver must know the size)
     #[arg(long)]
     raw: bool,
-    /// Parallel connections, each carrying a slice of FILE
+    /// Parallel connections, each carrying a slice of FILE (at most 16)
     #[arg(long, value_name = "N", default_value_t = 1)]
     streams: u16,
     /// Send only what a `netkit bulk recv --resume` does not have yet
@@ -517,8 +517,11 @@ fn run_bulk(command: BulkCommand) -> Result<ExitCode, Failure> {
                 (_, false) => return Err(usage(anyhow::anyhow!("give FILE ADDR"))),
                 (_, true) => return Err(usage(anyhow::anyhow!("with --stdin give ADDR alone"))),
             };
-            if args.streams == 0 {
-                return Err(usage(anyhow::anyhow!("--streams must be at least 1")));
+            if args.streams == 0 || args.streams > bulk::header::MAX_STREAMS {
+                return Err(usage(anyhow::anyhow!(
+                    "--streams must be from 1 to {}",
+                    bulk::header::MAX_STREAMS
+                )));
             }
             let options = bulk::SendOptions {
                 addr: addr.clone(),

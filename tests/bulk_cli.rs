@@ -418,8 +418,47 @@ fn headers_that_lie_about_sizes() {
     head.npy = Some((preamble, npy));
     refused(&[], &head.encode(), ".npy preamble declares");
 
+    // More streams than a receiver serves at once.
+    let mut many = Header::single(7, 10);
+    many.stream_count = 17;
+    refused(&[], &many.encode(), "at most 16 streams");
+
     // Not netkit at all.
     refused(&[], b"GET / HTTP/1.1\r\n\r\n", "not a netkit bulk stream");
+}
+
+#[test]
+fn a_stream_that_does_not_match_its_transfer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.bin");
+    let rx = Receiver::start(&["--out", dst.to_str().unwrap()]);
+    // Stream 0 of 2 starts a 100-byte transfer and sends its half...
+    let mut first = Header::single(9, 100);
+    first.stream_count = 2;
+    first.payload_len = 50;
+    let mut tcp = TcpStream::connect(&rx.addr).unwrap();
+    tcp.write_all(&first.encode()).unwrap();
+    tcp.write_all(&[1u8; 50]).unwrap();
+    // ...then "stream 1" of the same id claims a different size.
+    let mut second = Header::single(9, 200);
+    second.stream_count = 2;
+    second.stream_index = 1;
+    second.offset = 50;
+    second.payload_len = 150;
+    let reply = speak(&rx.addr, &second.encode());
+    assert!(
+        String::from_utf8_lossy(&reply).contains("does not match"),
+        "{reply:?}"
+    );
+    let (code, _, err) = rx.finish();
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("stream 1 of transfer 0000000000000009 does not match"),
+        "{err}"
+    );
+    drop(tcp);
+    assert!(!dst.exists());
+    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
 }
 
 #[test]
@@ -549,6 +588,7 @@ fn usage_errors_exit_2() {
         &["bulk", "send", "--stdin", "a", "b"],
         &["bulk", "send", "onlyone"],
         &["bulk", "send", "f", "127.0.0.1:1", "--streams", "0"],
+        &["bulk", "send", "f", "127.0.0.1:1", "--streams", "17"],
     ] {
         let out = netkit(args, b"");
         assert_eq!(

@@ -36,7 +36,7 @@ fn npy_header() -> impl Strategy<Value = NpyHeader> {
 fn bulk_header() -> impl Strategy<Value = Header> {
     (
         any::<u64>(),
-        1u16..64,
+        1u16..=header::MAX_STREAMS,
         any::<u16>(),
         any::<u64>(),
         any::<u64>(),

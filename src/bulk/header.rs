@@ -34,6 +34,9 @@ pub const FIXED_LEN: usize = 48;
 pub const MAX_HEADER: usize = 64 * 1024;
 /// Longest chunk of a CHUNKED payload.
 pub const MAX_CHUNK: u32 = 16 * 1024 * 1024;
+/// Most parallel streams of one transfer: with each stream's 4 MiB of buffers, a
+/// receiver's payload memory stays within 64 MiB.
+pub const MAX_STREAMS: u16 = 16;
 /// Length of the reply the receiver sends for success.
 pub const OK_LEN: usize = 12;
 /// Longest error message in a reply.
@@ -59,7 +62,7 @@ pub enum HeaderError {
     UnknownFlags(u8),
     #[error("header declares {declared} bytes; it must be between {FIXED_LEN} and {MAX_HEADER}")]
     BadHeaderLen { declared: u64 },
-    #[error("header declares stream {index} of {count}")]
+    #[error("header declares stream {index} of {count} (at most {MAX_STREAMS} streams)")]
     BadStream { index: u16, count: u16 },
     #[error(
         "header declares {payload_len} bytes at offset {offset} of a {total_len}-byte payload"
@@ -202,7 +205,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, HeaderError> {
     let header = &bytes[..header_len];
     let stream_index = be_u16(header, 12);
     let stream_count = be_u16(header, 14);
-    if stream_count == 0 || stream_index >= stream_count {
+    if stream_count == 0 || stream_count > MAX_STREAMS || stream_index >= stream_count {
         return Err(HeaderError::BadStream {
             index: stream_index,
             count: stream_count,

@@ -102,10 +102,17 @@ pub async fn recv_files(
         done,
         raw_ids: 0.into(),
     });
+    // Connections served at once: a multi-stream transfer's streams fit, and with their
+    // buffers they stay within 64 MiB; stdout takes one transfer at a time so two never
+    // interleave. Those past the cap wait in the listen backlog.
+    let cap = match shared.options.target {
+        Target::Stdout => 1,
+        Target::File(_) => usize::from(header::MAX_STREAMS),
+    };
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
+            accepted = listener.accept(), if tasks.len() < cap => {
                 let (socket, peer) = accepted?;
                 tracing::debug!(%peer, "bulk connection");
                 tasks.spawn(connection(shared.clone(), socket));
@@ -166,7 +173,7 @@ async fn receive_raw(shared: &Arc<Shared>, stream: &mut ServerStream, bytes: u64
         .receive_payload(stream, &header, 0, &mut hasher, shared.options.timeout)
         .await;
     match received {
-        Ok(()) => transfer.stream_verified(shared, 0, bytes, None),
+        Ok(()) => transfer.stream_verified(shared, 0, None),
         Err(error) => transfer.fail(shared, error, false),
     }
 }
@@ -231,13 +238,13 @@ async fn receive_framed(shared: &Arc<Shared>, stream: &mut ServerStream) {
             Ok(_) => return Err(BulkError::ExtraData),
             Err(error) => return Err(error),
         }
-        Ok((received, computed))
+        Ok(computed)
     };
     let outcome = tokio::select! {
         outcome = body => outcome,
         _ = cancelled.cancelled() => Err(BulkError::SiblingFailed(transfer.failure())),
     };
-    let (received, checksum) = match outcome {
+    let checksum = match outcome {
         Ok(done) => done,
         Err(error) => {
             refuse(stream, &error).await;
@@ -245,7 +252,7 @@ async fn receive_framed(shared: &Arc<Shared>, stream: &mut ServerStream) {
             return;
         }
     };
-    transfer.stream_verified(shared, index, received, Some(checksum));
+    transfer.stream_verified(shared, index, Some(checksum));
     let mut verdict = transfer.outcome.subscribe();
     let waited = tokio::time::timeout(timeout, async {
         verdict.wait_for(|v| v.is_some()).await.map(|v| v.clone())
@@ -733,13 +740,7 @@ impl Transfer {
     }
 
     /// Records a stream as complete and checked; the last one finishes the transfer.
-    fn stream_verified(
-        &self,
-        shared: &Arc<Shared>,
-        index: u16,
-        _received: u64,
-        checksum: Option<u64>,
-    ) {
+    fn stream_verified(&self, shared: &Arc<Shared>, index: u16, checksum: Option<u64>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(slot) = state.streams.get_mut(usize::from(index)) {
             *slot = StreamState::Verified;

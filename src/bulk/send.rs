@@ -129,8 +129,8 @@ fn detect_npy(bytes: &[u8]) -> Option<(usize, NpyHeader)> {
 /// Sends a file or stdin to a `netkit bulk recv`, or in raw mode to anything reading the
 /// recipe's bare bytes.
 pub async fn send_file(source: &Source, options: &SendOptions) -> Result<Summary, BulkError> {
-    if options.streams == 0 {
-        return Err(BulkError::Unsupported("--streams must be at least 1"));
+    if options.streams == 0 || options.streams > header::MAX_STREAMS {
+        return Err(BulkError::Unsupported("--streams must be from 1 to 16"));
     }
     match source {
         Source::Stdin => {
