@@ -607,7 +607,21 @@ fn run_bulk(command: BulkCommand) -> Result<ExitCode, Failure> {
                     }
                 }
             };
-            rt.block_on(bulk::recv_files(listener, options, report))?;
+            let keep_going = args.keep_going;
+            let interrupted = rt.block_on(async {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                // Dropping the receive on a signal drops its transfers, which removes
+                // their part files: an interrupted transfer leaves nothing behind.
+                tokio::select! {
+                    outcome = bulk::recv_files(listener, options, report) => outcome.map(|_| false),
+                    _ = tokio::signal::ctrl_c() => Ok(true),
+                    _ = term.recv() => Ok(true),
+                }
+            })?;
+            if interrupted && !keep_going {
+                return Err(anyhow::anyhow!("interrupted before a transfer completed").into());
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

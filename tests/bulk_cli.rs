@@ -601,3 +601,39 @@ fn usage_errors_exit_2() {
         assert!(err.lines().count() >= 1, "{err}");
     }
 }
+
+#[test]
+fn a_signal_mid_transfer_leaves_no_part_file() {
+    for (extra, code) in [(&[][..], Some(1)), (&["--keep-going"][..], Some(0))] {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("out.bin");
+        let mut args = vec!["--out", dst.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let rx = Receiver::start(&args);
+        let mut tcp = TcpStream::connect(&rx.addr).unwrap();
+        tcp.write_all(&Header::single(5, 1 << 20).encode()).unwrap();
+        tcp.write_all(&noise(300_000, 5)).unwrap();
+        // The part file exists while the transfer is under way.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while leftovers(dir.path(), &[]).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no part file appeared"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let status = Command::new("kill")
+            .args(["-s", "TERM", &rx.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let (got, _, err) = rx.finish();
+        assert_eq!(got, code, "{extra:?}: {err}");
+        assert!(!dst.exists());
+        assert_eq!(
+            leftovers(dir.path(), &[]),
+            Vec::<String>::new(),
+            "{extra:?}"
+        );
+    }
+}
