@@ -62,6 +62,7 @@ enum Command {
 enum BulkCommand {
     /// Send FILE (or stdin) to a `netkit bulk recv`, or raw bytes to the recipe's recv_into
     #[command(
+        override_usage = "netkit bulk send [OPTIONS] FILE ADDR\n       netkit bulk send [OPTIONS] --stdin ADDR",
         after_help = "Examples:\n  netkit bulk send data.npy 10.0.0.2:9000\n  netkit bulk send big.img 10.0.0.2:9000 --streams 4 --json\n  tar c dir | netkit bulk send --stdin 10.0.0.2:9000\n  netkit bulk send arr.bin 127.0.0.1:9000 --raw          # to the recipe's recv_into\n  netkit bulk send f localhost:9000 --tls --cacert certs/ca.pem"
     )]
     Send(BulkSendArgs),
@@ -77,7 +78,7 @@ enum BulkCommand {
 struct BulkSendArgs {
     /// FILE to send (an .npy array keeps its dtype, shape and order; no FILE with
     /// --stdin) and the receiver's ADDR, HOST:PORT
-    #[arg(value_name = "FILE ADDR", num_args = 1..=2, required = true)]
+    #[arg(value_names = ["FILE", "ADDR"], num_args = 1..=2, required = true)]
     operands: Vec<String>,
     /// Send stdin instead of a file (its length need not be known)
     #[arg(long)]
