@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod bench;
+pub mod bulk;
 pub mod cidr;
 pub mod client;
 pub mod config;
