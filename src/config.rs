@@ -11,6 +11,8 @@ use std::time::Duration;
 /// The recipes' own ports, on loopback: a default install exposes nothing to the network.
 pub const DEFAULT_ECHO: &str = "127.0.0.1:20000";
 pub const DEFAULT_TIME: &str = "127.0.0.1:20000";
+pub const DEFAULT_CONN: &str = "127.0.0.1:25000";
+pub const DEFAULT_RPC: &str = "127.0.0.1:17000";
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
 pub const DEFAULT_GRACE_SECS: f64 = 10.0;
@@ -23,15 +25,19 @@ pub const DEFAULT_MAX_FRAME: u64 = 64 * 1024 * 1024;
 pub enum Service {
     Echo,
     Time,
+    Conn,
+    Rpc,
 }
 
 impl Service {
-    pub const ALL: [Service; 2] = [Service::Echo, Service::Time];
+    pub const ALL: [Service; 4] = [Service::Echo, Service::Time, Service::Conn, Service::Rpc];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Echo => "echo",
             Service::Time => "time",
+            Service::Conn => "conn",
+            Service::Rpc => "rpc",
         }
     }
 
@@ -62,6 +68,25 @@ pub struct ServeArgs {
     /// [default when given alone: 127.0.0.1:20000]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_TIME)]
     pub time: Option<String>,
+
+    /// Serve multiprocessing.connection echo (recipe 7) on ADDR
+    /// [default when given alone: 127.0.0.1:25000]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_CONN)]
+    pub conn: Option<String>,
+
+    /// Serve the recipe 8 pickle RPC (add, sub) on ADDR
+    /// [default when given alone: 127.0.0.1:17000]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_RPC)]
+    pub rpc: Option<String>,
+
+    /// multiprocessing authkey for conn and rpc (the recipes use peekaboo); without it
+    /// they run no handshake
+    #[arg(long, value_name = "KEY", conflicts_with = "authkey_file")]
+    pub authkey: Option<String>,
+
+    /// Like --authkey, the key read from FILE (keeps it out of `ps`)
+    #[arg(long, value_name = "FILE")]
+    pub authkey_file: Option<PathBuf>,
 
     /// Require recipe 9's HMAC challenge on the echo service, with this shared key
     #[arg(long, value_name = "KEY", conflicts_with = "hmac_key_file")]
@@ -120,6 +145,10 @@ pub struct ServeArgs {
 struct FileConfig {
     echo: Option<String>,
     time: Option<String>,
+    conn: Option<String>,
+    rpc: Option<String>,
+    authkey: Option<String>,
+    authkey_file: Option<PathBuf>,
     hmac_key: Option<String>,
     hmac_key_file: Option<PathBuf>,
     hmac_digest: Option<String>,
@@ -197,6 +226,10 @@ pub struct Limits {
 pub struct Config {
     pub echo: Option<String>,
     pub time: Option<String>,
+    pub conn: Option<String>,
+    pub rpc: Option<String>,
+    /// multiprocessing authkey for conn and rpc; `None` skips the handshake.
+    pub authkey: Option<Vec<u8>>,
     pub hmac: Option<HmacAuth>,
     pub tls: Option<TlsSettings>,
     pub limits: Limits,
@@ -213,37 +246,44 @@ impl Config {
         };
         let mut echo = args.echo.clone().or(file.echo);
         let mut time = args.time.clone().or(file.time);
-        if echo.is_none() && time.is_none() {
+        let mut conn = args.conn.clone().or(file.conn);
+        let mut rpc = args.rpc.clone().or(file.rpc);
+        if [&echo, &time, &conn, &rpc].iter().all(|a| a.is_none()) {
             echo = Some(DEFAULT_ECHO.into());
             time = Some(DEFAULT_TIME.into());
+            conn = Some(DEFAULT_CONN.into());
+            rpc = Some(DEFAULT_RPC.into());
         }
-        for (flag, addr) in [("--echo", &echo), ("--time", &time)] {
+        for (flag, addr) in [
+            ("--echo", &echo),
+            ("--time", &time),
+            ("--conn", &conn),
+            ("--rpc", &rpc),
+        ] {
             if let Some(addr) = addr {
                 check_addr(flag, addr)?;
             }
         }
 
-        let hmac_key = match (&args.hmac_key, &args.hmac_key_file) {
-            (Some(key), _) => Some(key.as_bytes().to_vec()),
-            (None, Some(path)) => Some(read_secret("--hmac-key-file", path)?),
-            (None, None) => match (file.hmac_key, file.hmac_key_file) {
-                (Some(_), Some(_)) => {
-                    return Err(invalid(
-                        "hmac-key",
-                        "give hmac-key or hmac-key-file, not both",
-                    ))
-                }
-                (Some(key), None) => Some(key.into_bytes()),
-                (None, Some(path)) => Some(read_secret("hmac-key-file", &path)?),
-                (None, None) => None,
-            },
-        };
+        let hmac_key = secret(
+            "hmac-key",
+            (&args.hmac_key, &args.hmac_key_file),
+            (file.hmac_key, file.hmac_key_file),
+        )?;
+        let authkey = secret(
+            "authkey",
+            (&args.authkey, &args.authkey_file),
+            (file.authkey, file.authkey_file),
+        )?;
+        if authkey.is_some() && conn.is_none() && rpc.is_none() {
+            return Err(invalid(
+                "--authkey",
+                "applies to the conn and rpc services, which are not started (add --conn or --rpc)",
+            ));
+        }
         let hmac_digest = args.hmac_digest.clone().or(file.hmac_digest);
         let hmac = match (hmac_key, hmac_digest) {
             (Some(key), digest) => {
-                if key.is_empty() {
-                    return Err(invalid("--hmac-key", "the key is empty"));
-                }
                 if echo.is_none() {
                     return Err(invalid(
                         "--hmac-key",
@@ -267,11 +307,16 @@ impl Config {
             (None, None) => None,
         };
 
-        let started: Vec<Service> = [(Service::Echo, &echo), (Service::Time, &time)]
-            .into_iter()
-            .filter(|(_, addr)| addr.is_some())
-            .map(|(s, _)| s)
-            .collect();
+        let started: Vec<Service> = [
+            (Service::Echo, &echo),
+            (Service::Time, &time),
+            (Service::Conn, &conn),
+            (Service::Rpc, &rpc),
+        ]
+        .into_iter()
+        .filter(|(_, addr)| addr.is_some())
+        .map(|(s, _)| s)
+        .collect();
         let tls = tls_settings(
             args.tls_cert.clone().or(file.tls_cert),
             args.tls_key.clone().or(file.tls_key),
@@ -322,11 +367,24 @@ impl Config {
         Ok(Config {
             echo,
             time,
+            conn,
+            rpc,
+            authkey,
             hmac,
             tls,
             limits,
             grace,
         })
+    }
+
+    /// Settings of the framed (multiprocessing.connection) services.
+    pub fn frame_options(&self) -> crate::service::conn::FrameOptions {
+        crate::service::conn::FrameOptions {
+            authkey: self.authkey.as_deref().map(std::sync::Arc::from),
+            max_frame: self.limits.max_frame,
+            idle_timeout: self.limits.idle_timeout,
+            handshake_timeout: self.limits.handshake_timeout,
+        }
     }
 
     /// Whether `service` speaks TLS.
@@ -352,6 +410,34 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
             .collect::<Vec<_>>()
             .join(" "),
     })
+}
+
+/// A key given inline or as a file, by flag or by config key (flags win): `name` and
+/// `name-file`.
+fn secret(
+    name: &'static str,
+    flags: (&Option<String>, &Option<PathBuf>),
+    file: (Option<String>, Option<PathBuf>),
+) -> Result<Option<Vec<u8>>, ConfigError> {
+    let key = match flags {
+        (Some(key), _) => Some(key.as_bytes().to_vec()),
+        (None, Some(path)) => Some(read_secret(name, path)?),
+        (None, None) => match file {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    name,
+                    format!("give {name} or {name}-file, not both"),
+                ))
+            }
+            (Some(key), None) => Some(key.into_bytes()),
+            (None, Some(path)) => Some(read_secret(name, &path)?),
+            (None, None) => None,
+        },
+    };
+    if key.as_ref().is_some_and(|k| k.is_empty()) {
+        return Err(invalid(name, "the key is empty"));
+    }
+    Ok(key)
 }
 
 fn read_secret(flag: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
@@ -487,6 +573,9 @@ mod tests {
         let config = Config::from_args(&ServeArgs::default()).unwrap();
         assert_eq!(config.echo.as_deref(), Some(DEFAULT_ECHO));
         assert_eq!(config.time.as_deref(), Some(DEFAULT_TIME));
+        assert_eq!(config.conn.as_deref(), Some(DEFAULT_CONN));
+        assert_eq!(config.rpc.as_deref(), Some(DEFAULT_RPC));
+        assert_eq!(config.authkey, None);
         assert_eq!(config.grace, Duration::from_secs(10));
         assert_eq!(config.limits.max_frame, 64 * 1024 * 1024);
         assert_eq!(config.hmac, None);
@@ -559,7 +648,7 @@ mod tests {
                     tls: Some("time".into()),
                     ..Default::default()
                 },
-                "--tls: \"time\" is not a TCP service (choose from echo)",
+                "--tls: \"time\" is not a TCP service (choose from echo, conn, rpc)",
             ),
             (
                 ServeArgs {
@@ -616,7 +705,10 @@ mod tests {
             ..Default::default()
         };
         let config = Config::from_args(&args).unwrap();
-        assert_eq!(config.tls.as_ref().unwrap().services, vec![Service::Echo]);
+        assert_eq!(
+            config.tls.as_ref().unwrap().services,
+            vec![Service::Echo, Service::Conn, Service::Rpc]
+        );
         assert!(config.tls_for(Service::Echo).is_some());
         assert!(config.tls_for(Service::Time).is_none());
     }

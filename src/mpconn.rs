@@ -51,6 +51,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MpConnection<S> {
         self.stream
     }
 
+    /// Whether part of a frame has been read and not yet returned.
+    pub fn has_buffered_input(&self) -> bool {
+        !self.buffer.is_empty()
+    }
+
     /// The next frame's payload; `None` when the peer closed between frames (Python's
     /// `recv_bytes` raises EOFError there).
     pub async fn recv_bytes(&mut self) -> Result<Option<Bytes>, MpError> {

@@ -4,6 +4,7 @@
 //! `--grace` to finish.
 
 use crate::config::{Config, Service};
+use crate::service::rpc::RpcServer;
 use crate::service::{self, echo, Lifecycle, TcpOptions};
 use crate::tls::{self, TlsError};
 use std::io::Write;
@@ -39,6 +40,8 @@ pub enum StartupError {
 enum Listener {
     Echo(TcpListener, TcpOptions),
     Time(UdpSocket),
+    Conn(TcpListener, TcpOptions),
+    Rpc(TcpListener, TcpOptions),
 }
 
 struct BoundService {
@@ -90,7 +93,12 @@ impl Server {
     /// (closes) everything bound so far.
     pub async fn bind(config: Config) -> Result<Server, StartupError> {
         let mut services = Vec::new();
-        for (service, addr) in [(Service::Echo, &config.echo), (Service::Time, &config.time)] {
+        for (service, addr) in [
+            (Service::Echo, &config.echo),
+            (Service::Time, &config.time),
+            (Service::Conn, &config.conn),
+            (Service::Rpc, &config.rpc),
+        ] {
             let Some(addr) = addr else { continue };
             let socket_addr = resolve(service, addr).await?;
             let bind_error = |source| StartupError::Bind {
@@ -114,11 +122,23 @@ impl Server {
                 max_connections: config.limits.max_connections,
                 handshake_timeout: config.limits.handshake_timeout,
             };
+            let tcp = || async {
+                let listener = TcpListener::bind(socket_addr).await.map_err(bind_error)?;
+                let local_addr = listener.local_addr().map_err(bind_error)?;
+                Ok::<_, StartupError>((listener, local_addr))
+            };
             let (listener, local_addr) = match service {
                 Service::Echo => {
-                    let listener = TcpListener::bind(socket_addr).await.map_err(bind_error)?;
-                    let local_addr = listener.local_addr().map_err(bind_error)?;
+                    let (listener, local_addr) = tcp().await?;
                     (Listener::Echo(listener, tcp_options), local_addr)
+                }
+                Service::Conn => {
+                    let (listener, local_addr) = tcp().await?;
+                    (Listener::Conn(listener, tcp_options), local_addr)
+                }
+                Service::Rpc => {
+                    let (listener, local_addr) = tcp().await?;
+                    (Listener::Rpc(listener, tcp_options), local_addr)
                 }
                 Service::Time => {
                     let socket = UdpSocket::bind(socket_addr).await.map_err(bind_error)?;
@@ -175,6 +195,16 @@ impl Server {
                     }
                     Listener::Time(socket) => {
                         service::time::run(socket, Default::default(), lifecycle).await
+                    }
+                    Listener::Conn(listener, tcp_options) => {
+                        let options = config.frame_options();
+                        service::conn::run(listener, tcp_options, options, lifecycle).await
+                    }
+                    Listener::Rpc(listener, tcp_options) => {
+                        let options = config.frame_options();
+                        let functions = std::sync::Arc::new(RpcServer::with_recipe_functions());
+                        service::rpc::run(listener, tcp_options, options, functions, lifecycle)
+                            .await
                     }
                 };
                 if let Err(error) = result {

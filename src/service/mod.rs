@@ -2,7 +2,9 @@
 //! [`serve_tcp`], which owns what they have in common: accepting, the connection cap,
 //! TLS handshakes, and tracking connections for a graceful shutdown.
 
+pub mod conn;
 pub mod echo;
+pub mod rpc;
 pub mod time;
 
 use std::future::Future;

@@ -1,0 +1,111 @@
+//! Recipe 7's `multiprocessing.connection` echo: every framed message comes back as it
+//! was sent, after the authkey handshake when a key is set. The bytes are echoed without
+//! unpickling, so objects of any class come back, exactly as the client pickled them.
+//!
+//! [`serve_frames`] is the connection loop shared with the pickle RPC service: handshake,
+//! frame cap, idle timeout, and a shutdown that lets a request in flight finish.
+
+use super::{has_unread_input, serve_tcp, tcp_of, Lifecycle, ServerStream, TcpOptions};
+use crate::mpconn::{MpConnection, MpError};
+use bytes::Bytes;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Settings of a framed (multiprocessing.connection) service.
+#[derive(Clone)]
+pub struct FrameOptions {
+    /// The authkey; `None` runs no handshake (as `Listener(authkey=None)`).
+    pub authkey: Option<Arc<[u8]>>,
+    pub max_frame: u64,
+    pub idle_timeout: Duration,
+    pub handshake_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FrameServiceError {
+    #[error(transparent)]
+    Mp(#[from] MpError),
+    #[error("no authkey handshake within {0:?}")]
+    HandshakeTimeout(Duration),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Runs one framed connection: each received frame is handed to `reply`, whose answer is
+/// sent back. Ends when the peer closes, stays silent past the idle timeout, or (after
+/// shutdown) has nothing in flight.
+pub async fn serve_frames(
+    stream: ServerStream,
+    options: &FrameOptions,
+    shutdown: &CancellationToken,
+    mut reply: impl FnMut(Bytes) -> Bytes,
+) -> Result<(), FrameServiceError> {
+    let mut connection = MpConnection::new(stream, options.max_frame);
+    if let Some(key) = &options.authkey {
+        tokio::time::timeout(options.handshake_timeout, connection.server_handshake(key))
+            .await
+            .map_err(|_| FrameServiceError::HandshakeTimeout(options.handshake_timeout))??;
+    }
+    let idle = options.idle_timeout;
+    let mut last_frame = Instant::now();
+    let idle_timer = tokio::time::sleep(idle);
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(idle_timer, cancelled);
+    let mut draining = false;
+    loop {
+        let frame = tokio::select! {
+            biased;
+            frame = connection.recv_bytes() => frame?,
+            _ = &mut cancelled, if !draining => {
+                draining = true;
+                // recv_bytes is cancel-safe: bytes already read stay buffered.
+                if !connection.has_buffered_input() && !has_unread_input(tcp_of(connection.get_ref())) {
+                    return Ok(());
+                }
+                continue;
+            }
+            _ = idle_timer.as_mut() => {
+                let deadline = last_frame + idle;
+                if Instant::now() >= deadline {
+                    return Ok(());
+                }
+                idle_timer.as_mut().reset(deadline.into());
+                continue;
+            }
+        };
+        let Some(frame) = frame else {
+            return Ok(()); // the peer closed between frames
+        };
+        last_frame = Instant::now();
+        connection.send_bytes(&reply(frame)).await?;
+        if draining
+            && !connection.has_buffered_input()
+            && !has_unread_input(tcp_of(connection.get_ref()))
+        {
+            return Ok(());
+        }
+    }
+}
+
+pub async fn run(
+    listener: TcpListener,
+    tcp: TcpOptions,
+    options: FrameOptions,
+    lifecycle: Lifecycle,
+) -> io::Result<()> {
+    let options = Arc::new(options);
+    let shutdown = lifecycle.shutdown.clone();
+    serve_tcp(listener, tcp, lifecycle, move |stream, peer| {
+        let options = options.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            if let Err(error) = serve_frames(stream, &options, &shutdown, |frame| frame).await {
+                tracing::debug!(%peer, %error, "conn connection failed");
+            }
+        }
+    })
+    .await
+}
