@@ -47,6 +47,16 @@ enum Command {
         after_help = "Examples:\n  netkit time 127.0.0.1:20000\n  netkit time 127.0.0.1:20000 --sntp"
     )]
     Time(TimeArgs),
+    /// Send JSON values as pickled messages to a multiprocessing.connection server (recipe 7)
+    #[command(
+        after_help = "Reads one JSON value a line, sends each pickled, prints each reply as JSON.\nNon-JSON values use tags: {\"$bytes\": base64}, {\"$tuple\": [...]}, {\"$set\": [...]}.\n\nExamples:\n  echo '[1, 2, 3]' | netkit conn 127.0.0.1:25000 --authkey peekaboo\n  printf 'hello\\n' | netkit conn 127.0.0.1:25000 --raw"
+    )]
+    Conn(ConnArgs),
+    /// Call a function on a pickle RPC server (recipe 8), netkit's or the recipe's
+    #[command(
+        after_help = "Arguments are JSON literals, or strings when they are not JSON.\nA remote exception is printed on stderr (exit code 1).\n\nExamples:\n  netkit rpc 127.0.0.1:17000 add 2 3 --authkey peekaboo\n  netkit rpc 127.0.0.1:17000 add '[1]' '[2, 3]'\n  netkit rpc 127.0.0.1:17000 sub --kwarg x=10 --kwarg y=4"
+    )]
+    Rpc(RpcArgs),
     /// Networks and addresses, answered exactly like Python's ipaddress (recipe 4)
     Cidr(netkit::cidr::cli::CidrArgs),
     /// TLS tools
@@ -211,6 +221,66 @@ struct EchoArgs {
     /// Seconds to wait for the connection and handshakes
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     timeout: f64,
+}
+
+#[derive(Args, Debug)]
+struct MpClientArgs {
+    /// Server address, HOST:PORT
+    addr: String,
+    /// multiprocessing authkey (the recipes use peekaboo)
+    #[arg(long, value_name = "KEY")]
+    authkey: Option<String>,
+    #[command(flatten)]
+    tls: ClientTlsArgs,
+    /// Largest reply accepted, e.g. 128MiB
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    max_frame: String,
+    /// Seconds to wait for the connection and handshake
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    timeout: f64,
+}
+
+impl MpClientArgs {
+    async fn open(
+        &self,
+        tls: Option<&ClientTls>,
+        max_frame: u64,
+    ) -> Result<netkit::mpconn::MpConnection<client::ClientStream>, client::ClientError> {
+        let timeout = Duration::from_secs_f64(self.timeout.max(0.0));
+        let authkey = self.authkey.as_ref().map(|k| k.as_bytes());
+        client::conn::open(&self.addr, tls, authkey, max_frame, timeout).await
+    }
+}
+
+#[derive(Args, Debug)]
+struct ConnArgs {
+    #[command(flatten)]
+    client: MpClientArgs,
+    /// Send each line's bytes as the message and print replies as they come, unpickled
+    #[arg(long)]
+    raw: bool,
+}
+
+#[derive(Args, Debug)]
+struct RpcArgs {
+    #[command(flatten)]
+    client: MpClientArgs,
+    /// Function name
+    function: String,
+    /// Positional arguments (JSON, or strings)
+    args: Vec<String>,
+    /// Keyword argument NAME=VALUE (JSON, or a string); repeatable
+    #[arg(long = "kwarg", value_name = "NAME=VALUE")]
+    kwargs: Vec<String>,
+}
+
+/// A command-line argument as a pickle value: JSON when it parses, else a string.
+fn argument_value(text: &str) -> anyhow::Result<netkit::proto::pickle::Value> {
+    use netkit::proto::pickle;
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(json) => Ok(pickle::from_json(&json)?),
+        Err(_) => Ok(pickle::Value::str(text)),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -481,6 +551,8 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             }
         }
         Command::Cidr(args) => return Ok(netkit::cidr::cli::run(args)?),
+        Command::Conn(args) => run_conn(args)?,
+        Command::Rpc(args) => return run_rpc(args),
         Command::Bench(bench) => run_bench(bench)?,
         Command::Bulk(bulk) => return run_bulk(bulk),
     }
@@ -627,6 +699,82 @@ fn run_bulk(command: BulkCommand) -> Result<ExitCode, Failure> {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_conn(args: ConnArgs) -> Result<(), Failure> {
+    use netkit::proto::pickle;
+    use std::io::{BufRead, Write};
+    let tls = args.client.tls.to_client_tls().map_err(usage)?;
+    let max_frame =
+        netkit::config::parse_size("--max-frame", &args.client.max_frame).map_err(usage)?;
+    let limits = pickle::Limits::default();
+    runtime()?.block_on(async {
+        let mut connection = args.client.open(tls.as_ref(), max_frame).await?;
+        let stdin = std::io::stdin();
+        let mut stdout = std::io::stdout().lock();
+        for line in stdin.lock().lines() {
+            let line = line?;
+            if args.raw {
+                connection.send_bytes(line.as_bytes()).await?;
+                let reply = connection
+                    .recv_bytes()
+                    .await?
+                    .ok_or(client::ClientError::Closed)?;
+                stdout.write_all(&reply)?;
+                stdout.write_all(b"\n")?;
+            } else {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let json: serde_json::Value = serde_json::from_str(&line)
+                    .with_context(|| format!("not a JSON value: {line}"))?;
+                let message = pickle::from_json(&json)?;
+                let reply = client::conn::exchange(&mut connection, &message, &limits).await?;
+                writeln!(stdout, "{}", pickle::to_json(&reply)?)?;
+            }
+            stdout.flush()?;
+        }
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+fn run_rpc(args: RpcArgs) -> Result<ExitCode, Failure> {
+    use netkit::proto::pickle::{self, Value};
+    let tls = args.client.tls.to_client_tls().map_err(usage)?;
+    let max_frame =
+        netkit::config::parse_size("--max-frame", &args.client.max_frame).map_err(usage)?;
+    let positional = args
+        .args
+        .iter()
+        .map(|a| argument_value(a))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(usage)?;
+    let mut keywords = Vec::new();
+    for pair in &args.kwargs {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| usage(anyhow::anyhow!("--kwarg {pair:?}: expected NAME=VALUE")))?;
+        keywords.push((name.to_string(), argument_value(value).map_err(usage)?));
+    }
+    let limits = pickle::Limits::default();
+    let result = runtime()?.block_on(async {
+        let mut connection = args.client.open(tls.as_ref(), max_frame).await?;
+        client::conn::call(
+            &mut connection,
+            &args.function,
+            positional,
+            keywords,
+            &limits,
+        )
+        .await
+    })?;
+    if let Value::Exception(_) = &result {
+        eprintln!("netkit: remote exception: {}", result.repr());
+        return Ok(ExitCode::from(1));
+    }
+    println!("{}", pickle::to_json(&result)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! The client side of each protocol: what `netkit echo`, `netkit time` and `netkit bench`
 //! use, and what a Rust program can call.
 
+pub mod conn;
 pub mod echo;
 pub mod time;
 
@@ -16,6 +17,8 @@ pub type ClientStream = Either<TcpStream, tokio_rustls::client::TlsStream<TcpStr
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    #[error("the reply is not a valid pickle: {0}")]
+    Unpickle(#[from] crate::proto::pickle::PickleError),
     #[error("cannot connect to {addr}: {source}")]
     Connect {
         addr: String,
@@ -37,6 +40,12 @@ pub enum ClientError {
         addr: String,
         expected: &'static str,
     },
+    #[error(transparent)]
+    Mp(#[from] crate::mpconn::MpError),
+    #[error("the server closed the connection")]
+    Closed,
+    #[error("pickle: {0}")]
+    Pickle(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

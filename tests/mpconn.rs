@@ -1,0 +1,335 @@
+//! Recipes 7 and 8: multiprocessing.connection echo and pickle RPC against every Python's
+//! stock `Client` and the recipe's `RPCProxy`; netkit's clients against the recipe's
+//! Python servers; hostile frames.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+const PY_CONN_CLIENT: &str = r#"
+import sys
+from multiprocessing.connection import Client
+from multiprocessing import AuthenticationError
+host, port = sys.argv[1].rsplit(':', 1)
+key = sys.argv[2].encode() if len(sys.argv) > 2 else None
+c = Client((host, int(port)), authkey=key)
+values = ['hello', 42, [1, 2, 3, 4, 5], {'a': (1, 2.5), 'b': {b'x', frozenset()}},
+          2**100, None, True, bytearray(b'ba'), 'x' * 100000, KeyError('k')]
+for v in values:
+    c.send(v)
+    got = c.recv()
+    if isinstance(v, Exception):
+        assert type(got) is type(v) and got.args == v.args, got
+    else:
+        assert got == v and type(got) is type(v), (v, got)
+print('ok')
+"#;
+
+const RECIPE_RPC_PROXY: &str = r#"
+import pickle, sys
+from multiprocessing.connection import Client
+class RPCProxy:
+    def __init__(self, connection):
+        self._connection = connection
+    def __getattr__(self, name):
+        def do_rpc(*args, **kwargs):
+            self._connection.send(pickle.dumps((name, args, kwargs)))
+            result = pickle.loads(self._connection.recv())
+            if isinstance(result, Exception):
+                raise result
+            return result
+        return do_rpc
+host, port = sys.argv[1].rsplit(':', 1)
+c = Client((host, int(port)), authkey=b'peekaboo')
+proxy = RPCProxy(c)
+print(proxy.add(2, 3), proxy.sub(2, 3), proxy.add(2**64, 1), proxy.add(1.5, 2),
+      proxy.add('a', 'b'), proxy.add([1], [2]), proxy.add((1,), (2,)), proxy.sub(x=10, y=4))
+for call in [lambda: proxy.mul(1, 2), lambda: proxy.add(1), lambda: proxy.add(1, 2, 3),
+             lambda: proxy.add(1, 'x'), lambda: proxy.add('x', 1), lambda: proxy.add(1, z=2)]:
+    try:
+        call()
+        print('no exception')
+    except Exception as e:
+        print(type(e).__name__, e)
+# A malformed request: an exception comes back and the connection lives on.
+c.send('not a pickled request')
+result = pickle.loads(c.recv())
+print(type(result).__name__)
+print(proxy.add(20, 22))
+"#;
+
+#[test]
+fn every_python_client_gets_its_objects_back() {
+    let served = serve(&["--conn", "127.0.0.1:0", "--authkey", "peekaboo"], 1);
+    for py in pythons() {
+        assert_eq!(
+            python(&py, PY_CONN_CLIENT, &[served.addr("conn"), "peekaboo"]),
+            "ok\n",
+            "{}",
+            py.display()
+        );
+    }
+}
+
+#[test]
+fn without_an_authkey_there_is_no_handshake() {
+    let served = serve(&["--conn", "127.0.0.1:0"], 1);
+    assert_eq!(
+        python(&"python3".into(), PY_CONN_CLIENT, &[served.addr("conn")]),
+        "ok\n"
+    );
+}
+
+#[test]
+fn a_wrong_authkey_is_refused_on_every_python() {
+    let served = serve(&["--conn", "127.0.0.1:0", "--authkey", "peekaboo"], 1);
+    let script = r#"
+import sys
+from multiprocessing.connection import Client
+from multiprocessing import AuthenticationError
+host, port = sys.argv[1].rsplit(':', 1)
+try:
+    Client((host, int(port)), authkey=b'wrong')
+    print('accepted')
+except AuthenticationError as e:
+    print('refused')
+"#;
+    for py in pythons() {
+        assert_eq!(
+            python(&py, script, &[served.addr("conn")]),
+            "refused\n",
+            "{}",
+            py.display()
+        );
+    }
+}
+
+#[test]
+fn the_recipes_rpc_proxy_on_every_python() {
+    let served = serve(&["--rpc", "127.0.0.1:0", "--authkey", "peekaboo"], 1);
+    let expected = "5 -1 18446744073709551617 3.5 ab [1, 2] (1, 2) 6\n\
+KeyError 'mul'\n\
+TypeError add() missing 1 required positional argument: 'y'\n\
+TypeError add() takes 2 positional arguments but 3 were given\n\
+TypeError unsupported operand type(s) for +: 'int' and 'str'\n\
+TypeError can only concatenate str (not \"int\") to str\n\
+TypeError add() got an unexpected keyword argument 'z'\n\
+ValueError\n\
+42\n";
+    for py in pythons() {
+        assert_eq!(
+            python(&py, RECIPE_RPC_PROXY, &[served.addr("rpc")]),
+            expected,
+            "{}",
+            py.display()
+        );
+    }
+}
+
+const RECIPE_ECHO_SERVER: &str = r#"
+from multiprocessing.connection import Listener
+serv = Listener(('127.0.0.1', 0), authkey=b'peekaboo')
+print(serv.address[1], flush=True)
+while True:
+    client = serv.accept()
+    try:
+        while True:
+            client.send(client.recv())
+    except EOFError:
+        pass
+"#;
+
+#[test]
+fn netkit_conn_against_the_recipes_python_server() {
+    let server = PythonServer::start(RECIPE_ECHO_SERVER, &[]);
+    let input = "\"hello\"\n42\n[1, 2, 3, 4, 5]\n{\"$tuple\": [1, {\"$bytes\": \"aGk=\"}]}\n";
+    let out = netkit(
+        &["conn", &server.addr(), "--authkey", "peekaboo"],
+        input.as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "\"hello\"\n42\n[1,2,3,4,5]\n{\"$tuple\":[1,{\"$bytes\":\"aGk=\"}]}\n"
+    );
+    let out = netkit(&["conn", &server.addr(), "--authkey", "wrong"], b"1\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("authentication failed"));
+}
+
+#[test]
+fn netkit_rpc_against_the_recipes_python_server_and_netkits() {
+    let recipe = PythonServer::start(
+        r#"
+import pickle
+from multiprocessing.connection import Listener
+from threading import Thread
+class RPCHandler:
+    def __init__(self):
+        self._functions = { }
+    def register_function(self, func):
+        self._functions[func.__name__] = func
+    def handle_connection(self, connection):
+        try:
+            while True:
+                func_name, args, kwargs = pickle.loads(connection.recv())
+                try:
+                    r = self._functions[func_name](*args,**kwargs)
+                    connection.send(pickle.dumps(r))
+                except Exception as e:
+                    connection.send(pickle.dumps(e))
+        except EOFError:
+            pass
+def add(x, y):
+    return x + y
+def sub(x, y):
+    return x - y
+handler = RPCHandler()
+handler.register_function(add)
+handler.register_function(sub)
+sock = Listener(('127.0.0.1', 0), authkey=b'peekaboo')
+print(sock.address[1], flush=True)
+while True:
+    client = sock.accept()
+    t = Thread(target=handler.handle_connection, args=(client,))
+    t.daemon = True
+    t.start()
+"#,
+        &[],
+    );
+    let served = serve(&["--rpc", "127.0.0.1:0", "--authkey", "peekaboo"], 1);
+    for addr in [recipe.addr(), served.addr("rpc").to_string()] {
+        let out = netkit(
+            &["rpc", &addr, "add", "2", "3", "--authkey", "peekaboo"],
+            b"",
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "5\n", "{addr}");
+        let out = netkit(
+            &[
+                "rpc",
+                &addr,
+                "add",
+                "[1]",
+                "[2, 3]",
+                "--authkey",
+                "peekaboo",
+            ],
+            b"",
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "[1,2,3]\n", "{addr}");
+        let out = netkit(
+            &[
+                "rpc",
+                &addr,
+                "sub",
+                "--kwarg",
+                "x=10",
+                "--kwarg",
+                "y=4",
+                "--authkey",
+                "peekaboo",
+            ],
+            b"",
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "6\n", "{addr}");
+        let out = netkit(
+            &["rpc", &addr, "mul", "2", "3", "--authkey", "peekaboo"],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "netkit: remote exception: KeyError('mul')\n"
+        );
+    }
+}
+
+fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(payload);
+    out
+}
+
+#[test]
+fn hostile_frames_close_only_their_own_connection() {
+    let served = serve(
+        &[
+            "--conn",
+            "127.0.0.1:0",
+            "--rpc",
+            "127.0.0.1:0",
+            "--max-frame",
+            "1MiB",
+        ],
+        2,
+    );
+    for service in ["conn", "rpc"] {
+        let addr = served.addr(service);
+        let hostile: Vec<Vec<u8>> = vec![
+            // Declares 2 GiB: refused before anything is allocated.
+            0x7fff_ffffu32.to_be_bytes().to_vec(),
+            // The long form declaring 2^62 bytes.
+            [&(-1i32).to_be_bytes()[..], &(1u64 << 62).to_be_bytes()].concat(),
+            // Negative length.
+            (-5i32).to_be_bytes().to_vec(),
+            // Just over the cap.
+            (1024 * 1024 + 1u32).to_be_bytes().to_vec(),
+        ];
+        for bytes in hostile {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            s.write_all(&bytes).unwrap();
+            let mut rest = Vec::new();
+            let _ = s.read_to_end(&mut rest); // closed (EOF or reset), nothing echoed
+            assert!(rest.is_empty(), "{service}: {rest:?}");
+        }
+        // A frame cut short, then the peer leaves.
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(&[0, 0, 0, 100, 1, 2, 3]).unwrap();
+        drop(s);
+    }
+    // Both services still serve good clients.
+    assert_eq!(
+        python(&"python3".into(), PY_CONN_CLIENT, &[served.addr("conn")]),
+        "ok\n"
+    );
+    let mut s = TcpStream::connect(served.addr("rpc")).unwrap();
+    s.write_all(&frame(b"garbage")).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut reply = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut reply).unwrap();
+    let text = String::from_utf8_lossy(&reply);
+    assert!(
+        text.contains("ValueError") && text.contains("malformed RPC request"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_client_silent_during_the_handshake_is_closed() {
+    let served = serve(
+        &[
+            "--conn",
+            "127.0.0.1:0",
+            "--authkey",
+            "k",
+            "--handshake-timeout",
+            "0.3",
+        ],
+        1,
+    );
+    let mut s = TcpStream::connect(served.addr("conn")).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    // The challenge frame, then EOF.
+    assert!(all[4..].starts_with(b"#CHALLENGE#{sha256}"), "{all:?}");
+    assert_eq!(all.len(), 4 + 11 + 8 + 40);
+}
