@@ -23,37 +23,17 @@ done
 cargo build --release --quiet --bin netkit --example echo_floor
 netkit=target/release/netkit
 floor=target/release/examples/echo_floor
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)"
-
-# start NAME COMMAND... : runs a server whose first stdout line ends with its port;
-# sets $port and $pid
-start() {
-    local name=$1; shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 100); do [ -s "$work/$name.out" ] && break; sleep 0.05; done
-    port=$(grep -oE '[0-9]+$' "$work/$name.out" | head -1)
-}
+. bench/lib.sh
 
 start python python3 bench/python/echo_server.py; py_port=$port py_pid=$pid
 start netkit "$netkit" serve --echo 127.0.0.1:0; nk_port=$port netkit_pid=$pid
 start floor "$floor" 127.0.0.1:0; fl_port=$port fl_pid=$pid
 
-# CPU seconds (user + system) a process has used so far.
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
-
 echo "echo ping-pong: $connections connections, $size B messages, ${duration}s each, $(nproc) cores"
 for target in python:$py_port:$py_pid netkit:$nk_port:$netkit_pid floor:$fl_port:$fl_pid; do
     IFS=: read -r name port server_pid <<<"$target"
-    cpu_before=$(cpu_seconds "$server_pid")
-    "$netkit" bench echo "127.0.0.1:$port" --connections "$connections" --size "$size" \
-        --duration "$duration" --warmup 0 --json >"$work/$name.json"
-    echo "{\"before\": $cpu_before, \"after\": $(cpu_seconds "$server_pid")}" >"$work/$name.cpu.json"
+    measure "$name" "$server_pid" "$netkit" bench echo "127.0.0.1:$port" --connections "$connections" \
+        --size "$size" --duration "$duration" --warmup 0 --json
 done
 
 # Idle connections: netkit's peak RSS while holding them, on a fresh server.

@@ -4,6 +4,8 @@
 use crate::client::{self, ClientError, ClientTls};
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -84,40 +86,39 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000, 3).expect("valid histogram bounds")
 }
 
-/// Each connection sends `size` bytes, waits for all of them to come back, and repeats.
-pub async fn echo(
-    addr: &str,
-    tls: Option<&ClientTls>,
+/// A boxed request/response exchange on one connection's state.
+type Exchange<'a> = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send + 'a>>;
+
+/// Runs `exchange` over and over on every connection until the load's end, recording the
+/// latency of each one that starts after the warm-up. A failed exchange ends its
+/// connection and counts as an error.
+async fn drive<C, F>(
+    target: &str,
+    connections: Vec<C>,
     load: &Load,
-    size: usize,
-) -> Result<Report, ClientError> {
-    let mut streams = Vec::with_capacity(load.connections);
-    for _ in 0..load.connections {
-        streams.push(client::connect(addr, tls, Duration::from_secs(10)).await?);
-    }
+    bytes: usize,
+    exchange: F,
+) -> Report
+where
+    C: Send + 'static,
+    F: for<'a> Fn(&'a mut C) -> Exchange<'a> + Send + Sync + Copy + 'static,
+{
     let start = Instant::now();
     let measure_from = start + load.warmup;
     let end = measure_from + load.duration;
-    let tasks: Vec<_> = streams
+    let tasks: Vec<_> = connections
         .into_iter()
-        .map(|mut stream| {
+        .map(|mut connection| {
             tokio::spawn(async move {
-                let payload = vec![b'x'; size];
-                let mut echo = vec![0u8; size];
                 let mut latencies = new_histogram();
                 let mut errors = 0u64;
                 while Instant::now() < end {
                     let sent_at = Instant::now();
-                    let exchange = async {
-                        stream.write_all(&payload).await?;
-                        stream.flush().await?;
-                        stream.read_exact(&mut echo).await
-                    };
-                    match exchange.await {
-                        Ok(_) if sent_at >= measure_from => {
+                    match exchange(&mut connection).await {
+                        Ok(()) if sent_at >= measure_from => {
                             let _ = latencies.record(sent_at.elapsed().as_micros() as u64);
                         }
-                        Ok(_) => {}
+                        Ok(()) => {}
                         Err(_) => {
                             errors += 1;
                             break;
@@ -129,7 +130,63 @@ pub async fn echo(
         })
         .collect();
     let (latencies, errors) = merge(tasks).await;
-    Ok(Report::new(addr, load, size, &latencies, errors))
+    Report::new(target, load, bytes, &latencies, errors)
+}
+
+/// Each connection sends `size` bytes, waits for all of them to come back, and repeats.
+pub async fn echo(
+    addr: &str,
+    tls: Option<&ClientTls>,
+    load: &Load,
+    size: usize,
+) -> Result<Report, ClientError> {
+    let mut connections = Vec::with_capacity(load.connections);
+    for _ in 0..load.connections {
+        let stream = client::connect(addr, tls, Duration::from_secs(10)).await?;
+        connections.push((stream, vec![b'x'; size], vec![0u8; size]));
+    }
+    Ok(
+        drive(addr, connections, load, size, |(stream, payload, echo)| {
+            Box::pin(async move {
+                stream.write_all(payload).await?;
+                stream.flush().await?;
+                stream.read_exact(echo).await?;
+                Ok(())
+            })
+        })
+        .await,
+    )
+}
+
+/// Each multiprocessing connection sends one pre-pickled message and waits for the reply:
+/// `message` for the conn echo, or a pickled RPC request.
+pub async fn frames(
+    addr: &str,
+    tls: Option<&ClientTls>,
+    authkey: Option<&[u8]>,
+    load: &Load,
+    message: Vec<u8>,
+) -> Result<Report, ClientError> {
+    let mut connections = Vec::with_capacity(load.connections);
+    for _ in 0..load.connections {
+        let connection =
+            client::conn::open(addr, tls, authkey, 64 << 20, Duration::from_secs(10)).await?;
+        connections.push((connection, message.clone()));
+    }
+    let bytes = message.len();
+    Ok(
+        drive(addr, connections, load, bytes, |(connection, message)| {
+            Box::pin(async move {
+                connection.send_bytes(message).await?;
+                match connection.recv_bytes().await {
+                    Ok(Some(_)) => Ok(()),
+                    Ok(None) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                    Err(e) => Err(std::io::Error::other(e)),
+                }
+            })
+        })
+        .await,
+    )
 }
 
 /// Each of `load.connections` UDP clients sends an empty datagram and waits for the

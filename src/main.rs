@@ -358,6 +358,33 @@ enum BenchCommand {
         #[command(flatten)]
         tls: ClientTlsArgs,
     },
+    /// Pickled messages through a multiprocessing.connection echo (serve --conn)
+    #[command(
+        after_help = "Example:\n  netkit bench conn 127.0.0.1:25000 --authkey peekaboo --connections 64 --duration 10"
+    )]
+    Conn {
+        addr: String,
+        #[command(flatten)]
+        load: LoadArgs,
+        /// multiprocessing authkey
+        #[arg(long, value_name = "KEY")]
+        authkey: Option<String>,
+        /// Message: this JSON value, pickled
+        #[arg(long, default_value = "[\"hello\", 42, [1, 2, 3]]")]
+        message: String,
+    },
+    /// Calls of add(2, 3) on a pickle RPC server (serve --rpc, or the recipe's)
+    #[command(
+        after_help = "Example:\n  netkit bench rpc 127.0.0.1:17000 --authkey peekaboo --connections 64 --duration 10"
+    )]
+    Rpc {
+        addr: String,
+        #[command(flatten)]
+        load: LoadArgs,
+        /// multiprocessing authkey
+        #[arg(long, value_name = "KEY")]
+        authkey: Option<String>,
+    },
     /// Request/response against a UDP time server
     #[command(
         after_help = "Example:\n  netkit bench time 127.0.0.1:20000 --connections 16 --duration 5"
@@ -799,6 +826,45 @@ fn run_bench(command: BenchCommand) -> Result<(), Failure> {
             let report =
                 runtime()?.block_on(netkit::bench::echo(&addr, tls.as_ref(), &load, size))?;
             print(&report, json);
+        }
+        BenchCommand::Conn {
+            addr,
+            load,
+            authkey,
+            message,
+        } => {
+            use netkit::proto::pickle;
+            let json: serde_json::Value = serde_json::from_str(&message)
+                .with_context(|| format!("--message is not JSON: {message}"))
+                .map_err(usage)?;
+            let value = pickle::from_json(&json).map_err(usage)?;
+            let frame = pickle::dumps(&value, pickle::Protocol::V4);
+            let json_out = load.json;
+            let load = load.load().map_err(usage)?;
+            let key = authkey.as_ref().map(|k| k.as_bytes());
+            let report =
+                runtime()?.block_on(netkit::bench::frames(&addr, None, key, &load, frame))?;
+            print(&report, json_out);
+        }
+        BenchCommand::Rpc {
+            addr,
+            load,
+            authkey,
+        } => {
+            use netkit::proto::pickle::{self, Protocol, Value};
+            let request = Value::tuple(vec![
+                Value::str("add"),
+                Value::tuple(vec![Value::Int(2), Value::Int(3)]),
+                Value::dict([]).map_err(|e| anyhow::anyhow!("{e}"))?,
+            ]);
+            let inner = pickle::dumps(&request, Protocol::V4);
+            let frame = pickle::dumps(&Value::bytes(&inner), Protocol::V4);
+            let json_out = load.json;
+            let load = load.load().map_err(usage)?;
+            let key = authkey.as_ref().map(|k| k.as_bytes());
+            let report =
+                runtime()?.block_on(netkit::bench::frames(&addr, None, key, &load, frame))?;
+            print(&report, json_out);
         }
         BenchCommand::Time { addr, load } => {
             let json = load.json;
