@@ -139,7 +139,7 @@ async fn connection(shared: Arc<Shared>, socket: TcpStream) {
     let stream = match &shared.options.tls {
         None => Either::Left(socket),
         Some(acceptor) => match within(shared.options.timeout, acceptor.accept(socket)).await {
-            Ok(tls) => Either::Right(tls),
+            Ok(tls) => Either::Right(Box::new(tls)),
             Err(error) => {
                 tracing::debug!(%error, "TLS handshake failed");
                 let _ = shared.done.send(Err(error));

@@ -19,8 +19,9 @@ use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// An accepted connection: plain TCP, or TLS over it.
-pub type ServerStream = Either<TcpStream, tokio_rustls::server::TlsStream<TcpStream>>;
+/// An accepted connection: plain TCP, or TLS over it. The TLS state (over a kilobyte) is
+/// boxed so that every connection's task does not carry room for it.
+pub type ServerStream = Either<TcpStream, Box<tokio_rustls::server::TlsStream<TcpStream>>>;
 
 /// The TCP socket under a [`ServerStream`].
 pub fn tcp_of(stream: &ServerStream) -> &TcpStream {
@@ -98,15 +99,13 @@ where
             let _slot = permit;
             let stream = match tls {
                 None => Either::Left(socket),
+                // Boxed: the handshake's state lives on the heap only while it runs.
                 Some(acceptor) => {
-                    match tokio::time::timeout(handshake_timeout, acceptor.accept(socket)).await {
-                        Ok(Ok(tls)) => Either::Right(tls),
-                        Ok(Err(error)) => {
+                    let handshake = tls_handshake(acceptor, socket, handshake_timeout);
+                    match Box::pin(handshake).await {
+                        Ok(tls) => Either::Right(tls),
+                        Err(error) => {
                             tracing::debug!(service, %peer, %error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(service, %peer, "TLS handshake timed out");
                             return;
                         }
                     }
@@ -115,6 +114,18 @@ where
             tracing::trace!(service, %peer, "connection open");
             handle(stream, peer).await;
         });
+    }
+}
+
+async fn tls_handshake(
+    acceptor: TlsAcceptor,
+    socket: TcpStream,
+    timeout: Duration,
+) -> io::Result<Box<tokio_rustls::server::TlsStream<TcpStream>>> {
+    match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
+        Ok(Ok(tls)) => Ok(Box::new(tls)),
+        Ok(Err(error)) => Err(error),
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
     }
 }
 
