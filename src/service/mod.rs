@@ -125,7 +125,10 @@ async fn tls_handshake(
     match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
         Ok(Ok(tls)) => Ok(Box::new(tls)),
         Ok(Err(error)) => Err(error),
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "TLS handshake timed out",
+        )),
     }
 }
 
