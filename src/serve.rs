@@ -198,7 +198,8 @@ impl Server {
                     }
                     Listener::Conn(listener, tcp_options) => {
                         let options = config.frame_options();
-                        service::conn::run(listener, tcp_options, options, lifecycle).await
+                        service::conn::run(listener, tcp_options, options, lifecycle, |frame| frame)
+                            .await
                     }
                     Listener::Rpc(listener, tcp_options) => {
                         let options = config.frame_options();

@@ -10,6 +10,8 @@
 //! older Python the version-dependent answers (is_* properties, `str()` of IPv4-mapped
 //! addresses) are left out of the comparison and the test says so.
 
+mod common;
+use common::Rng;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -21,28 +23,6 @@ use netkit::cidr::{
 use serde_json::{json, Value};
 
 const HARNESS: &str = include_str!("cidr_python/harness.py");
-
-/// splitmix64: small, fixed, good enough to spread cases.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len() as u64) as usize]
-    }
-}
 
 const V4_BASES: &[u32] = &[
     0x0000_0000,

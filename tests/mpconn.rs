@@ -128,18 +128,9 @@ ValueError\n\
     }
 }
 
-const RECIPE_ECHO_SERVER: &str = r#"
-from multiprocessing.connection import Listener
-serv = Listener(('127.0.0.1', 0), authkey=b'peekaboo')
-print(serv.address[1], flush=True)
-while True:
-    client = serv.accept()
-    try:
-        while True:
-            client.send(client.recv())
-    except EOFError:
-        pass
-"#;
+/// The recipe programs, as the benchmarks run them.
+const RECIPE_ECHO_SERVER: &str = include_str!("../bench/python/conn_server.py");
+const RECIPE_RPC_SERVER: &str = include_str!("../bench/python/rpc_server.py");
 
 #[test]
 fn netkit_conn_against_the_recipes_python_server() {
@@ -165,44 +156,7 @@ fn netkit_conn_against_the_recipes_python_server() {
 
 #[test]
 fn netkit_rpc_against_the_recipes_python_server_and_netkits() {
-    let recipe = PythonServer::start(
-        r#"
-import pickle
-from multiprocessing.connection import Listener
-from threading import Thread
-class RPCHandler:
-    def __init__(self):
-        self._functions = { }
-    def register_function(self, func):
-        self._functions[func.__name__] = func
-    def handle_connection(self, connection):
-        try:
-            while True:
-                func_name, args, kwargs = pickle.loads(connection.recv())
-                try:
-                    r = self._functions[func_name](*args,**kwargs)
-                    connection.send(pickle.dumps(r))
-                except Exception as e:
-                    connection.send(pickle.dumps(e))
-        except EOFError:
-            pass
-def add(x, y):
-    return x + y
-def sub(x, y):
-    return x - y
-handler = RPCHandler()
-handler.register_function(add)
-handler.register_function(sub)
-sock = Listener(('127.0.0.1', 0), authkey=b'peekaboo')
-print(sock.address[1], flush=True)
-while True:
-    client = sock.accept()
-    t = Thread(target=handler.handle_connection, args=(client,))
-    t.daemon = True
-    t.start()
-"#,
-        &[],
-    );
+    let recipe = PythonServer::start(RECIPE_RPC_SERVER, &[]);
     let served = serve(&["--rpc", "127.0.0.1:0", "--authkey", "peekaboo"], 1);
     for addr in [recipe.addr(), served.addr("rpc").to_string()] {
         let out = netkit(

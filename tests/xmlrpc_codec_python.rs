@@ -8,6 +8,8 @@
 //! 4. tricky hand-written documents: our decoder accepts exactly what `loads` accepts and
 //!    gives the same values, except for the documented deviations.
 
+mod common;
+use common::Rng;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -18,24 +20,6 @@ use netkit::proto::xmlrpc::{
     Limits, Value,
 };
 use serde_json::{json, Value as Json};
-
-/// SplitMix64: a fixed seed gives the same cases on every machine.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
 
 const CHARS: &[char] = &[
     'a',

@@ -90,20 +90,26 @@ pub async fn serve_frames(
     }
 }
 
+/// Runs a framed service: every connection's frames are answered by `reply` (the echo:
+/// `|frame| frame`).
 pub async fn run(
     listener: TcpListener,
     tcp: TcpOptions,
     options: FrameOptions,
     lifecycle: Lifecycle,
+    reply: impl Fn(Bytes) -> Bytes + Send + Sync + 'static,
 ) -> io::Result<()> {
     let options = Arc::new(options);
+    let reply = Arc::new(reply);
     let shutdown = lifecycle.shutdown.clone();
+    let service = tcp.name;
     serve_tcp(listener, tcp, lifecycle, move |stream, peer| {
         let options = options.clone();
         let shutdown = shutdown.clone();
+        let reply = reply.clone();
         async move {
-            if let Err(error) = serve_frames(stream, &options, &shutdown, |frame| frame).await {
-                tracing::debug!(%peer, %error, "conn connection failed");
+            if let Err(error) = serve_frames(stream, &options, &shutdown, |f| reply(f)).await {
+                tracing::debug!(%peer, %error, service, "framed connection failed");
             }
         }
     })

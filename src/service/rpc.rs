@@ -18,8 +18,8 @@
 //! assert!(server.names().any(|n| n == "upper"));
 //! ```
 
-use super::conn::{serve_frames, FrameOptions};
-use super::{serve_tcp, Lifecycle, TcpOptions};
+use super::conn::FrameOptions;
+use super::{Lifecycle, TcpOptions};
 use crate::proto::pickle::{self, Protocol, Value};
 use bytes::Bytes;
 use num_bigint::BigInt;
@@ -308,20 +308,8 @@ pub async fn run(
     server: Arc<RpcServer>,
     lifecycle: Lifecycle,
 ) -> io::Result<()> {
-    let options = Arc::new(options);
-    let shutdown = lifecycle.shutdown.clone();
-    serve_tcp(listener, tcp, lifecycle, move |stream, peer| {
-        let options = options.clone();
-        let shutdown = shutdown.clone();
-        let server = server.clone();
-        async move {
-            let reply = |frame: Bytes| Bytes::from(server.handle_frame(&frame));
-            if let Err(error) = serve_frames(stream, &options, &shutdown, reply).await {
-                tracing::debug!(%peer, %error, "rpc connection failed");
-            }
-        }
-    })
-    .await
+    let reply = move |frame: Bytes| Bytes::from(server.handle_frame(&frame));
+    super::conn::run(listener, tcp, options, lifecycle, reply).await
 }
 
 #[cfg(test)]
