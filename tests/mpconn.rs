@@ -287,3 +287,50 @@ fn a_client_silent_during_the_handshake_is_closed() {
     assert!(all[4..].starts_with(b"#CHALLENGE#{sha256}"), "{all:?}");
     assert_eq!(all.len(), 4 + 11 + 8 + 40);
 }
+
+#[test]
+fn conn_over_tls_with_netkits_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = netkit(
+        &["tls", "gen-cert", "--out", dir.path().to_str().unwrap()],
+        b"",
+    );
+    assert!(out.status.success());
+    let (cert, key, ca) = (
+        dir.path().join("server.pem"),
+        dir.path().join("server.key"),
+        dir.path().join("ca.pem"),
+    );
+    let served = serve(
+        &[
+            "--conn",
+            "127.0.0.1:0",
+            "--authkey",
+            "peekaboo",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(served.urls["conn"].starts_with("tls://127.0.0.1:"));
+    let out = netkit(
+        &[
+            "conn",
+            served.addr("conn"),
+            "--authkey",
+            "peekaboo",
+            "--tls",
+            "--cacert",
+            ca.to_str().unwrap(),
+        ],
+        b"{\"$set\": [1]}\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"$set\":[1]}\n");
+}
