@@ -334,3 +334,146 @@ fn conn_over_tls_with_netkits_client() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"$set\":[1]}\n");
 }
+
+#[test]
+fn requests_pickled_with_every_protocol_and_100_mib_messages() {
+    let served = serve(
+        &[
+            "--conn",
+            "127.0.0.1:0",
+            "--rpc",
+            "127.0.0.1:0",
+            "--authkey",
+            "peekaboo",
+            "--max-frame",
+            "128MiB",
+        ],
+        2,
+    );
+    let script = r#"
+import pickle, sys
+from multiprocessing.connection import Client
+def addr(a):
+    host, port = a.rsplit(':', 1)
+    return (host, int(port))
+rpc = Client(addr(sys.argv[2]), authkey=b'peekaboo')
+for p in range(0, pickle.HIGHEST_PROTOCOL + 1):
+    request = pickle.dumps(('add', (2**70, p), {}), protocol=p)
+    rpc.send_bytes(pickle.dumps(request, protocol=p))
+    assert pickle.loads(rpc.recv()) == 2**70 + p, p
+conn = Client(addr(sys.argv[1]), authkey=b'peekaboo')
+for p in range(0, pickle.HIGHEST_PROTOCOL + 1):
+    conn.send_bytes(pickle.dumps({'p': p, 's': {1, 2}, 'b': b'\x00\xff'}, protocol=p))
+    assert pickle.loads(conn.recv_bytes()) == {'p': p, 's': {1, 2}, 'b': b'\x00\xff'}
+big = bytes(range(256)) * (100 * 4096)   # 100 MiB
+conn.send(big)
+assert conn.recv() == big
+print('ok', pickle.HIGHEST_PROTOCOL)
+"#;
+    let out = python(
+        &"python3".into(),
+        script,
+        &[served.addr("conn"), served.addr("rpc")],
+    );
+    assert_eq!(out, "ok 5\n");
+}
+
+#[test]
+fn the_modern_handshake_matches_pythons_own_create_response() {
+    // Python 3.12+ has _create_response; run it on fixed messages and compare bytes.
+    let modern: Vec<_> = pythons()
+        .into_iter()
+        .filter(|p| {
+            std::process::Command::new(p)
+                .args([
+                    "-c",
+                    "from multiprocessing.connection import _create_response",
+                ])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        })
+        .collect();
+    assert!(
+        !modern.is_empty() || pythons().len() == 1,
+        "pyenv has 3.12+ but none has _create_response"
+    );
+    let messages: Vec<Vec<u8>> = vec![
+        [&b"{sha256}"[..], &[7u8; 40]].concat(),
+        [&b"{md5}"[..], &[1u8; 40]].concat(),
+        [&b"{sha384}"[..], &(0..40).collect::<Vec<u8>>()].concat(),
+        [&b"{sha3_256}"[..], &[0u8; 40]].concat(),
+        [&b"{sha3_384}"[..], &[255u8; 40]].concat(),
+        vec![9u8; 20], // legacy
+    ];
+    for py in modern {
+        for message in &messages {
+            let hex: String = message.iter().map(|b| format!("{b:02x}")).collect();
+            let out = python(
+                &py,
+                "import sys\nfrom multiprocessing.connection import _create_response\nprint(_create_response(b'peekaboo', bytes.fromhex(sys.argv[1])).hex())",
+                &[&hex],
+            );
+            let mut frame = netkit::proto::mpconn::CHALLENGE.to_vec();
+            frame.extend_from_slice(message);
+            let ours: String = netkit::proto::mpconn::answer(b"peekaboo", &frame)
+                .unwrap()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(out.trim(), ours, "{} on {hex}", py.display());
+        }
+    }
+}
+
+#[test]
+fn pickles_that_try_to_run_code_are_refused_and_nothing_runs() {
+    let served = serve(
+        &[
+            "--rpc",
+            "127.0.0.1:0",
+            "--conn",
+            "127.0.0.1:0",
+            "--authkey",
+            "peekaboo",
+        ],
+        2,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pwned");
+    let script = r#"
+import os, pickle, sys
+from multiprocessing.connection import Client
+marker = sys.argv[2]
+class Evil:
+    def __reduce__(self):
+        return (os.system, ('touch ' + marker,))
+class EvalEvil:
+    def __reduce__(self):
+        return (eval, ("open(%r, 'w').write('x')" % marker,))
+host, port = sys.argv[1].rsplit(':', 1)
+c = Client((host, int(port)), authkey=b'peekaboo')
+results = []
+for evil in [Evil(), EvalEvil()]:
+    # As the inner request, and as the outer message itself.
+    c.send(pickle.dumps(('add', (evil, 1), {})))
+    results.append(type(pickle.loads(c.recv())).__name__)
+    c.send_bytes(pickle.dumps(evil))
+    results.append(type(pickle.loads(c.recv())).__name__)
+# A GLOBAL opcode by hand, protocol 0.
+c.send_bytes(b"cos\nsystem\n(S'touch " + marker.encode() + b"'\ntR.")
+results.append(type(pickle.loads(c.recv())).__name__)
+print(' '.join(results))
+print(pickle.loads(c.recv()) if c.send(pickle.dumps(('add', (1, 2), {}))) is None else '')
+"#;
+    let out = python(
+        &"python3".into(),
+        script,
+        &[served.addr("rpc"), marker.to_str().unwrap()],
+    );
+    assert_eq!(
+        out,
+        "ValueError ValueError ValueError ValueError ValueError\n3\n"
+    );
+    assert!(!marker.exists(), "a pickle ran code on the server");
+}
