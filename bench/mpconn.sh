@@ -3,7 +3,8 @@
 #   conn: the recipe's Listener echo (it serves one client at a time, so 1 connection)
 #         vs netkit serve --conn, at 1 connection and at --connections;
 #   rpc:  the recipe's threaded RPCHandler vs netkit serve --rpc, add(2, 3) calls,
-#         at --connections.
+#         at --connections;
+#   new authenticated connections/s: connect + handshake + one message + close.
 # Both with authkey peekaboo. Load from `netkit bench conn|rpc`, bounded by --duration.
 #
 # Usage: bench/mpconn.sh [--connections N] [--duration SECONDS]
@@ -35,6 +36,9 @@ echo "multiprocessing.connection: ${duration}s each, $(nproc) cores"
 measure conn_python_1 "$py_conn_pid" "$netkit" bench conn "127.0.0.1:$py_conn" --connections 1 "${load[@]}"
 measure conn_netkit_1 "$nk_pid" "$netkit" bench conn "127.0.0.1:$nk_conn" --connections 1 "${load[@]}"
 measure conn_netkit_n "$nk_pid" "$netkit" bench conn "127.0.0.1:$nk_conn" --connections "$connections" "${load[@]}"
+measure hs_python_1 "$py_conn_pid" "$netkit" bench conn "127.0.0.1:$py_conn" --connections 1 --reconnect "${load[@]}"
+measure hs_netkit_1 "$nk_pid" "$netkit" bench conn "127.0.0.1:$nk_conn" --connections 1 --reconnect "${load[@]}"
+measure hs_netkit_n "$nk_pid" "$netkit" bench conn "127.0.0.1:$nk_conn" --connections "$connections" --reconnect "${load[@]}"
 measure rpc_python_n "$py_rpc_pid" "$netkit" bench rpc "127.0.0.1:$py_rpc" --connections "$connections" "${load[@]}"
 measure rpc_netkit_n "$nk_pid" "$netkit" bench rpc "127.0.0.1:$nk_rpc" --connections "$connections" "${load[@]}"
 
@@ -49,7 +53,9 @@ def load(name):
     return r
 rows = [('conn python, 1 conn', 'conn_python_1'), ('conn netkit, 1 conn', 'conn_netkit_1'),
         (f'conn netkit, {n} conns', 'conn_netkit_n'),
-        (f'rpc python, {n} conns', 'rpc_python_n'), (f'rpc netkit, {n} conns', 'rpc_netkit_n')]
+        (f'rpc python, {n} conns', 'rpc_python_n'), (f'rpc netkit, {n} conns', 'rpc_netkit_n'),
+        ('new auth conn python', 'hs_python_1'), ('new auth conn netkit', 'hs_netkit_1'),
+        (f'new auth conn netkit {n}', 'hs_netkit_n')]
 r = {key: load(key) for _, key in rows}
 print(f"{'run':<22} {'msg/s':>9} {'msg/server-cpu-s':>17} {'p50 µs':>8} {'p99 µs':>8} {'errors':>6}")
 for label, key in rows:
@@ -62,4 +68,6 @@ def ratio(a, b):
 print(f"conn, 1 connection:  netkit / python = {ratio('conn_netkit_1', 'conn_python_1')}")
 print(f"conn, served:        netkit ({n} conns) / python (the recipe serves 1) = {ratio('conn_netkit_n', 'conn_python_1')}")
 print(f"rpc, {n} connections: netkit / python = {ratio('rpc_netkit_n', 'rpc_python_n')}")
+print(f"new authenticated connections, 1 client: netkit / python = {ratio('hs_netkit_1', 'hs_python_1')}")
+print(f"new authenticated connections, netkit with {n} clients / python = {ratio('hs_netkit_n', 'hs_python_1')}")
 PY

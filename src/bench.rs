@@ -189,6 +189,38 @@ pub async fn frames(
     )
 }
 
+/// Each of `load.connections` clients connects, runs the authkey handshake, exchanges
+/// one message and closes, over and over: new authenticated connections per second.
+pub async fn handshakes(
+    addr: &str,
+    authkey: Option<&[u8]>,
+    load: &Load,
+    message: Vec<u8>,
+) -> Result<Report, ClientError> {
+    // One connection first, so a wrong address or key is an error, not a zero.
+    drop(client::conn::open(addr, None, authkey, 1 << 20, Duration::from_secs(10)).await?);
+    let key: Option<std::sync::Arc<[u8]>> = authkey.map(std::sync::Arc::from);
+    let clients: Vec<_> = (0..load.connections)
+        .map(|_| (addr.to_string(), key.clone(), message.clone()))
+        .collect();
+    let bytes = message.len();
+    Ok(drive(addr, clients, load, bytes, |(addr, key, message)| {
+        Box::pin(async move {
+            let timeout = Duration::from_secs(10);
+            let mut connection = client::conn::open(addr, None, key.as_deref(), 1 << 20, timeout)
+                .await
+                .map_err(std::io::Error::other)?;
+            connection.send_bytes(message).await?;
+            match connection.recv_bytes().await {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Err(e) => Err(std::io::Error::other(e)),
+            }
+        })
+    })
+    .await)
+}
+
 /// Each of `load.connections` UDP clients sends an empty datagram and waits for the
 /// ctime answer (a lost one counts as an error after a second).
 pub async fn time(addr: &str, load: &Load) -> Result<Report, ClientError> {

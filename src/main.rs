@@ -372,6 +372,9 @@ enum BenchCommand {
         /// Message: this JSON value, pickled
         #[arg(long, default_value = "[\"hello\", 42, [1, 2, 3]]")]
         message: String,
+        /// A new connection (and handshake) for every message: connections per second
+        #[arg(long)]
+        reconnect: bool,
     },
     /// Calls of add(2, 3) on a pickle RPC server (serve --rpc, or the recipe's)
     #[command(
@@ -832,6 +835,7 @@ fn run_bench(command: BenchCommand) -> Result<(), Failure> {
             load,
             authkey,
             message,
+            reconnect,
         } => {
             use netkit::proto::pickle;
             let json: serde_json::Value = serde_json::from_str(&message)
@@ -842,8 +846,11 @@ fn run_bench(command: BenchCommand) -> Result<(), Failure> {
             let json_out = load.json;
             let load = load.load().map_err(usage)?;
             let key = authkey.as_ref().map(|k| k.as_bytes());
-            let report =
-                runtime()?.block_on(netkit::bench::frames(&addr, None, key, &load, frame))?;
+            let report = if reconnect {
+                runtime()?.block_on(netkit::bench::handshakes(&addr, key, &load, frame))?
+            } else {
+                runtime()?.block_on(netkit::bench::frames(&addr, None, key, &load, frame))?
+            };
             print(&report, json_out);
         }
         BenchCommand::Rpc {
