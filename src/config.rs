@@ -17,27 +17,36 @@ pub const DEFAULT_GRACE_SECS: f64 = 10.0;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: f64 = 300.0;
 pub const DEFAULT_HANDSHAKE_TIMEOUT_SECS: f64 = 10.0;
 pub const DEFAULT_MAX_FRAME: u64 = 64 * 1024 * 1024;
+/// Worker processes `--workers` may start.
+pub const MAX_WORKERS: usize = 256;
 
 /// A service `netkit serve` can start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
     Echo,
     Time,
+    Handoff,
 }
 
 impl Service {
-    pub const ALL: [Service; 2] = [Service::Echo, Service::Time];
+    pub const ALL: [Service; 3] = [Service::Echo, Service::Time, Service::Handoff];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Echo => "echo",
             Service::Time => "time",
+            Service::Handoff => "handoff",
         }
     }
 
     /// TCP services can speak TLS; UDP ones cannot.
     pub fn is_tcp(self) -> bool {
         !matches!(self, Service::Time)
+    }
+
+    /// TCP services whose own bytes netkit speaks (handoff only passes sockets on).
+    pub fn can_tls(self) -> bool {
+        self.is_tcp() && self != Service::Handoff
     }
 
     fn from_name(name: &str) -> Option<Service> {
@@ -62,6 +71,30 @@ pub struct ServeArgs {
     /// [default when given alone: 127.0.0.1:20000]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_TIME)]
     pub time: Option<String>,
+
+    /// Accept TCP clients on ADDR and hand each socket to a worker process connected to
+    /// --handoff-socket (recipe 11; the recipe's Python worker works unchanged)
+    #[arg(long, value_name = "ADDR", requires = "handoff_socket")]
+    pub handoff: Option<String>,
+
+    /// Unix socket where handoff workers connect (`netkit handoff worker --connect PATH`
+    /// or Python's `Client(PATH, authkey=…)`)
+    #[arg(long, value_name = "PATH", requires = "handoff")]
+    pub handoff_socket: Option<PathBuf>,
+
+    /// multiprocessing.connection authkey that peers must prove (handoff workers)
+    /// [default: none, no handshake]
+    #[arg(long, value_name = "KEY", conflicts_with = "authkey_file")]
+    pub authkey: Option<String>,
+
+    /// Like --authkey, the key read from FILE (keeps it out of `ps`)
+    #[arg(long, value_name = "FILE")]
+    pub authkey_file: Option<PathBuf>,
+
+    /// Serve echo from N worker processes that netkit starts and restarts; SIGHUP
+    /// replaces them with a new generation without dropping a connection
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
 
     /// Require recipe 9's HMAC challenge on the echo service, with this shared key
     #[arg(long, value_name = "KEY", conflicts_with = "hmac_key_file")]
@@ -120,6 +153,11 @@ pub struct ServeArgs {
 struct FileConfig {
     echo: Option<String>,
     time: Option<String>,
+    handoff: Option<String>,
+    handoff_socket: Option<PathBuf>,
+    authkey: Option<String>,
+    authkey_file: Option<PathBuf>,
+    workers: Option<usize>,
     hmac_key: Option<String>,
     hmac_key_file: Option<PathBuf>,
     hmac_digest: Option<String>,
@@ -197,6 +235,12 @@ pub struct Limits {
 pub struct Config {
     pub echo: Option<String>,
     pub time: Option<String>,
+    /// `--handoff ADDR` and its `--handoff-socket PATH`.
+    pub handoff: Option<(String, PathBuf)>,
+    /// The multiprocessing.connection authkey (handoff workers), if any.
+    pub authkey: Option<Vec<u8>>,
+    /// `--workers N`: echo served by N worker processes.
+    pub workers: Option<usize>,
     pub hmac: Option<HmacAuth>,
     pub tls: Option<TlsSettings>,
     pub limits: Limits,
@@ -213,7 +257,19 @@ impl Config {
         };
         let mut echo = args.echo.clone().or(file.echo);
         let mut time = args.time.clone().or(file.time);
-        if echo.is_none() && time.is_none() {
+        let handoff = match (
+            args.handoff.clone().or(file.handoff),
+            args.handoff_socket.clone().or(file.handoff_socket),
+        ) {
+            (Some(addr), Some(path)) => {
+                check_addr("--handoff", &addr)?;
+                Some((addr, path))
+            }
+            (None, None) => None,
+            (Some(_), None) => return Err(invalid("--handoff", "needs --handoff-socket PATH")),
+            (None, Some(_)) => return Err(invalid("--handoff-socket", "needs --handoff ADDR")),
+        };
+        if echo.is_none() && time.is_none() && handoff.is_none() {
             echo = Some(DEFAULT_ECHO.into());
             time = Some(DEFAULT_TIME.into());
         }
@@ -238,6 +294,21 @@ impl Config {
                 (None, None) => None,
             },
         };
+        let authkey = match (&args.authkey, &args.authkey_file) {
+            (Some(key), _) => Some(key.as_bytes().to_vec()),
+            (None, Some(path)) => Some(read_secret("--authkey-file", path)?),
+            (None, None) => match (file.authkey, file.authkey_file) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid("authkey", "give authkey or authkey-file, not both"))
+                }
+                (Some(key), None) => Some(key.into_bytes()),
+                (None, Some(path)) => Some(read_secret("authkey-file", &path)?),
+                (None, None) => None,
+            },
+        };
+        if authkey.as_ref().is_some_and(|k| k.is_empty()) {
+            return Err(invalid("--authkey", "the key is empty"));
+        }
         let hmac_digest = args.hmac_digest.clone().or(file.hmac_digest);
         let hmac = match (hmac_key, hmac_digest) {
             (Some(key), digest) => {
@@ -267,11 +338,14 @@ impl Config {
             (None, None) => None,
         };
 
-        let started: Vec<Service> = [(Service::Echo, &echo), (Service::Time, &time)]
+        let mut started: Vec<Service> = [(Service::Echo, &echo), (Service::Time, &time)]
             .into_iter()
             .filter(|(_, addr)| addr.is_some())
             .map(|(s, _)| s)
             .collect();
+        if handoff.is_some() {
+            started.push(Service::Handoff);
+        }
         let tls = tls_settings(
             args.tls_cert.clone().or(file.tls_cert),
             args.tls_key.clone().or(file.tls_key),
@@ -319,9 +393,34 @@ impl Config {
             max_frame,
         };
         let grace = seconds("--grace", args.grace.or(file.grace), DEFAULT_GRACE_SECS)?;
+        let workers = args.workers.or(file.workers);
+        if let Some(n) = workers {
+            if !(1..=MAX_WORKERS).contains(&n) {
+                return Err(invalid("--workers", format!("must be 1 to {MAX_WORKERS}")));
+            }
+            if echo.is_none() {
+                return Err(invalid(
+                    "--workers",
+                    "serves echo, which is not started (add --echo)",
+                ));
+            }
+            if hmac.is_some()
+                || tls
+                    .as_ref()
+                    .is_some_and(|t| t.services.contains(&Service::Echo))
+            {
+                return Err(invalid(
+                    "--workers",
+                    "not supported yet with --hmac-key or TLS on echo",
+                ));
+            }
+        }
         Ok(Config {
             echo,
             time,
+            handoff,
+            authkey,
+            workers,
             hmac,
             tls,
             limits,
@@ -415,7 +514,7 @@ fn tls_settings(
         (None, Some(_)) => return Err(invalid("--tls-key", "needs --tls-cert")),
     };
     let services = match services {
-        None => started.iter().copied().filter(|s| s.is_tcp()).collect(),
+        None => started.iter().copied().filter(|s| s.can_tls()).collect(),
         Some(list) => {
             let names: Vec<String> = match list {
                 ServiceList::Joined(text) => text
@@ -429,11 +528,11 @@ fn tls_settings(
             for name in names {
                 let tcp_names: Vec<&str> = Service::ALL
                     .iter()
-                    .filter(|s| s.is_tcp())
+                    .filter(|s| s.can_tls())
                     .map(|s| s.name())
                     .collect();
                 let service = Service::from_name(&name)
-                    .filter(|s| s.is_tcp())
+                    .filter(|s| s.can_tls())
                     .ok_or_else(|| {
                         invalid(
                             "--tls",

@@ -28,6 +28,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the `serve` flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run services: any of echo (TCP) and time (UDP); all of them when none is named
@@ -56,6 +58,50 @@ enum Command {
     /// Send and receive large files and NumPy arrays at wire speed (recipe 13)
     #[command(subcommand)]
     Bulk(BulkCommand),
+    /// Serve sockets handed over a Unix socket (recipe 11)
+    #[command(subcommand)]
+    Handoff(HandoffCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum HandoffCommand {
+    /// Connect to a handoff server (`netkit serve --handoff` or the recipe's Python
+    /// server) and serve every client socket it hands over
+    #[command(
+        after_help = "Examples:\n  netkit serve --handoff 127.0.0.1:15000 --handoff-socket /tmp/handoff.sock --authkey peekaboo\n  netkit handoff worker --connect /tmp/handoff.sock --authkey peekaboo --service echo\n\nThe worker runs until the server closes the socket, then finishes its connections\n(at most --grace) and exits 0; SIGINT/SIGTERM do the same."
+    )]
+    Worker(HandoffWorkerArgs),
+}
+
+#[derive(Args, Debug)]
+struct HandoffWorkerArgs {
+    /// The server's Unix socket
+    #[arg(long, value_name = "PATH")]
+    connect: PathBuf,
+    /// multiprocessing.connection authkey the server expects [default: no handshake]
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = netkit::handoff::supervisor::AUTHKEY_ENV,
+        hide_env_values = true,
+        conflicts_with = "authkey_file"
+    )]
+    authkey: Option<String>,
+    /// Like --authkey, the key read from FILE
+    #[arg(long, value_name = "FILE")]
+    authkey_file: Option<PathBuf>,
+    /// What to serve on the handed sockets
+    #[arg(long, value_enum)]
+    service: netkit::handoff::worker::WorkerService,
+    /// Seconds to keep retrying while the socket is missing or refuses
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    connect_timeout: f64,
+    /// Seconds a connection may stay silent before it is closed
+    #[arg(long, value_name = "SECONDS", default_value_t = netkit::config::DEFAULT_IDLE_TIMEOUT_SECS)]
+    idle_timeout: f64,
+    /// Seconds connections get to finish once the server closes the socket
+    #[arg(long, value_name = "SECONDS", default_value_t = netkit::config::DEFAULT_GRACE_SECS)]
+    grace: f64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -405,8 +451,51 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(Failure::from)
 }
 
+fn handoff_worker(args: HandoffWorkerArgs) -> Result<(), Failure> {
+    let authkey = match (&args.authkey, &args.authkey_file) {
+        (Some(key), _) => Some(key.as_bytes().to_vec()),
+        (None, Some(path)) => {
+            let mut key = std::fs::read(path)
+                .with_context(|| format!("cannot read --authkey-file {}", path.display()))
+                .map_err(usage)?;
+            while key.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                key.pop();
+            }
+            Some(key)
+        }
+        (None, None) => None,
+    };
+    let options = netkit::handoff::worker::WorkerOptions {
+        connect: args.connect,
+        authkey,
+        service: args.service,
+        echo: netkit::service::echo::EchoOptions {
+            idle_timeout: seconds("--idle-timeout", args.idle_timeout).map_err(usage)?,
+            handshake_timeout: Duration::from_secs(10),
+            hmac: None,
+        },
+        connect_timeout: seconds("--connect-timeout", args.connect_timeout).map_err(usage)?,
+        grace: seconds("--grace", args.grace).map_err(usage)?,
+    };
+    runtime()?.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let stop = async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        };
+        netkit::handoff::worker::run(options, stop).await?;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
 fn run(command: Command) -> Result<ExitCode, Failure> {
     match command {
+        Command::Handoff(HandoffCommand::Worker(args)) => handoff_worker(args)?,
         Command::Serve(args) => {
             let config = Config::from_args(&args).map_err(usage)?;
             runtime()?

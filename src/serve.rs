@@ -4,6 +4,7 @@
 //! `--grace` to finish.
 
 use crate::config::{Config, Service};
+use crate::handoff::{self, pool::WorkerPool};
 use crate::service::{self, echo, Lifecycle, TcpOptions};
 use crate::tls::{self, TlsError};
 use std::io::Write;
@@ -39,6 +40,9 @@ pub enum StartupError {
 enum Listener {
     Echo(TcpListener, TcpOptions),
     Time(UdpSocket),
+    Handoff(handoff::service::Handoff),
+    /// Echo served by `--workers` processes.
+    EchoWorkers(handoff::supervisor::Supervisor),
 }
 
 struct BoundService {
@@ -118,18 +122,34 @@ impl Server {
                 Service::Echo => {
                     let listener = TcpListener::bind(socket_addr).await.map_err(bind_error)?;
                     let local_addr = listener.local_addr().map_err(bind_error)?;
-                    (Listener::Echo(listener, tcp_options), local_addr)
+                    match config.workers {
+                        Some(workers) => (
+                            Listener::EchoWorkers(supervisor(&config, listener, workers)?),
+                            local_addr,
+                        ),
+                        None => (Listener::Echo(listener, tcp_options), local_addr),
+                    }
                 }
                 Service::Time => {
                     let socket = UdpSocket::bind(socket_addr).await.map_err(bind_error)?;
                     let local_addr = socket.local_addr().map_err(bind_error)?;
                     (Listener::Time(socket), local_addr)
                 }
+                Service::Handoff => unreachable!("bound below"),
             };
             services.push(BoundService {
                 service,
                 local_addr,
                 tls,
+                listener,
+            });
+        }
+        if let Some((addr, path)) = &config.handoff {
+            let (listener, local_addr) = bind_handoff(&config, addr, path).await?;
+            services.push(BoundService {
+                service: Service::Handoff,
+                local_addr,
+                tls: false,
                 listener,
             });
         }
@@ -176,6 +196,10 @@ impl Server {
                     Listener::Time(socket) => {
                         service::time::run(socket, Default::default(), lifecycle).await
                     }
+                    Listener::Handoff(bound) => handoff::service::run(bound, lifecycle).await,
+                    Listener::EchoWorkers(supervisor) => {
+                        handoff::supervisor::run(supervisor, lifecycle).await
+                    }
                 };
                 if let Err(error) = result {
                     tracing::error!(service = name, %error, "service stopped");
@@ -203,6 +227,64 @@ impl Server {
         }
         0
     }
+}
+
+/// The TCP listener and the workers' Unix socket of `--handoff`.
+async fn bind_handoff(
+    config: &Config,
+    addr: &str,
+    path: &std::path::Path,
+) -> Result<(Listener, SocketAddr), StartupError> {
+    let service = Service::Handoff;
+    let socket_addr = resolve(service, addr).await?;
+    let bind_error = |addr: String| {
+        move |source| StartupError::Bind {
+            service: service.name(),
+            addr,
+            source,
+        }
+    };
+    let clients = TcpListener::bind(socket_addr)
+        .await
+        .map_err(bind_error(addr.to_string()))?;
+    let local_addr = clients.local_addr().map_err(bind_error(addr.to_string()))?;
+    let workers = handoff::pool::bind_unix(path).map_err(bind_error(path.display().to_string()))?;
+    let handoff = handoff::service::Handoff {
+        clients,
+        workers,
+        socket_file: handoff::pool::SocketFile(path.to_path_buf()),
+        pool: WorkerPool::new(),
+        admission: handoff::pool::Admission {
+            authkey: config.authkey.clone(),
+            handshake_timeout: config.limits.handshake_timeout,
+            generations: None,
+        },
+        client_wait: handoff::service::DEFAULT_CLIENT_WAIT,
+    };
+    Ok((Listener::Handoff(handoff), local_addr))
+}
+
+/// `--workers`: the SIGHUP handler goes in now, before the listening line is printed.
+fn supervisor(
+    config: &Config,
+    clients: TcpListener,
+    workers: usize,
+) -> Result<handoff::supervisor::Supervisor, StartupError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let hangup = signal(SignalKind::hangup()).map_err(StartupError::Signals)?;
+    Ok(handoff::supervisor::Supervisor {
+        clients,
+        workers,
+        hangup,
+        worker_args: vec![
+            "--idle-timeout".into(),
+            config.limits.idle_timeout.as_secs_f64().to_string(),
+            "--grace".into(),
+            config.grace.as_secs_f64().to_string(),
+        ],
+        handshake_timeout: config.limits.handshake_timeout,
+        grace: config.grace,
+    })
 }
 
 /// Binds, prints the listening lines to stdout, and serves until SIGINT or SIGTERM.
