@@ -332,6 +332,18 @@ enum BenchCommand {
         #[command(flatten)]
         tls: ClientTlsArgs,
     },
+    /// New connections per second: connect, send, read the echo, close, repeat
+    #[command(
+        after_help = "Example (through a handoff server and its workers):\n  netkit bench connect 127.0.0.1:15000 --connections 32 --size 16 --duration 10"
+    )]
+    Connect {
+        addr: String,
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Bytes sent (and echoed) on each connection
+        #[arg(short, long, default_value_t = 16)]
+        size: usize,
+    },
     /// Request/response against a UDP time server
     #[command(
         after_help = "Example:\n  netkit bench time 127.0.0.1:20000 --connections 16 --duration 5"
@@ -737,6 +749,12 @@ fn run_bench(command: BenchCommand) -> Result<(), Failure> {
             let load = load.load().map_err(usage)?;
             let report =
                 runtime()?.block_on(netkit::bench::echo(&addr, tls.as_ref(), &load, size))?;
+            print(&report, json);
+        }
+        BenchCommand::Connect { addr, load, size } => {
+            let json = load.json;
+            let load = load.load().map_err(usage)?;
+            let report = runtime()?.block_on(netkit::bench::connect(&addr, &load, size))?;
             print(&report, json);
         }
         BenchCommand::Time { addr, load } => {
