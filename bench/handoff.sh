@@ -52,8 +52,9 @@ cpu_seconds() {
             for c in $(cat "$t" 2>/dev/null); do set -- "$@" "$c"; done
         done
     done
-    awk -v hz="$(getconf CLK_TCK)" '{s += $14 + $15} END {print s / hz}' \
-        $(for p in "$@"; do echo "/proc/$p/stat"; done | sort -u)
+    # (a process gone since it was listed just drops out)
+    for p in $(printf '%s\n' "$@" | sort -u); do cat "/proc/$p/stat" 2>/dev/null || true; done |
+        awk -v hz="$(getconf CLK_TCK)" '{s += $14 + $15} END {print s / hz}'
 }
 
 # The recipe's pair: its server listens for its worker first and opens its TCP port

@@ -489,7 +489,14 @@ fn handoff_worker(args: HandoffWorkerArgs) -> Result<(), Failure> {
         connect_timeout: seconds("--connect-timeout", args.connect_timeout).map_err(usage)?,
         grace: seconds("--grace", args.grace).map_err(usage)?,
     };
-    runtime()?.block_on(async {
+    // One thread per worker process: parallelism comes from more workers (the prefork
+    // model), and a single thread saves the cross-thread wake-ups of every handed socket.
+    raise_fd_limit();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut terminate = signal(SignalKind::terminate())?;

@@ -186,8 +186,9 @@ fn the_recipes_worker_of_every_python_serves_netkits_clients() {
             let got = echo_once(served.addr("handoff"), message.as_bytes()).unwrap();
             assert_eq!(got, message.as_bytes(), "{}", py.display());
         }
-        worker.wait_until("4 clients", |w| w.clients() == 4);
-        assert!(worker.saw("hello 2"));
+        worker.wait_until("4 clients, the last one echoed", |w| {
+            w.clients() == 4 && w.saw("hello 2")
+        });
     }
 }
 
@@ -287,19 +288,25 @@ fn netkits_worker_serves_the_recipes_server_of_every_python() {
     }
 }
 
-/// Two recipe workers, both registered (each has served a client).
+/// Two recipe workers, both registered (each has served a client), and every warm-up
+/// client already counted in their output.
 fn two_registered_workers(served: &Served, socket: &Path) -> (PyWorker, PyWorker) {
     let a = PyWorker::start(Path::new("python3"), socket);
     echo_once(served.addr("handoff"), b"warm a").unwrap();
     let b = PyWorker::start(Path::new("python3"), socket);
+    let mut sent = 1;
     for i in 0..500 {
         if b.clients() > 0 {
             break;
         }
         echo_once(served.addr("handoff"), format!("warm b {i}").as_bytes()).unwrap();
+        sent += 1;
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(b.clients() > 0, "second worker never registered");
+    eventually(Duration::from_secs(10), "warm-up clients counted", || {
+        a.clients() + b.clients() == sent
+    });
     (a, b)
 }
 
