@@ -2,7 +2,8 @@
 # Socket handoff benchmark (recipe 11), all in one run on this machine:
 #   new connections/s through the handoff (connect → accept → SCM_RIGHTS → worker echoes
 #   a few bytes → close) for the recipe's Python server + worker vs `netkit serve --handoff`
-#   + one `netkit handoff worker`, and vs `netkit serve --echo --workers 2`; then echo
+#   + one `netkit handoff worker`, vs `netkit serve --echo --workers 2`, and vs plain
+#   `netkit serve --echo` (the same exchange without a handoff: the floor); then echo
 #   throughput (ping-pong on kept connections) of `--workers 2` vs a single process.
 #   Load from `netkit bench connect` / `netkit bench echo`.
 #
@@ -75,7 +76,7 @@ sg_port=$port sg_pid=$pid
 
 echo "handoff: new connections, $connections at a time, $size B echoed on each, ${duration}s each, $(nproc) cores"
 for target in python:$py_port:"$py_pid $py_worker" netkit:$nk_port:"$nk_pid $nk_worker" \
-              workers:$wk_port:"$wk_pid"; do
+              workers:$wk_port:"$wk_pid" floor:$sg_port:"$sg_pid"; do
     IFS=: read -r name port procs <<<"$target"
     # shellcheck disable=SC2086
     before=$(cpu_seconds $procs)
@@ -103,15 +104,18 @@ def load(n):
     cpu = c['after'] - c['before']
     r['per_cpu_s'] = r['messages'] / cpu if cpu > 0 else float('inf')
     return r
-r = {n: load(n) for n in ('python', 'netkit', 'workers')}
+r = {n: load(n) for n in ('python', 'netkit', 'workers', 'floor')}
 print(f"{'server':<28} {'conn/s':>8} {'conn/server-cpu-s':>18} {'p50 µs':>8} {'p99 µs':>8} {'errors':>6}")
 names = {'python': "recipe's Python pair", 'netkit': 'netkit --handoff + 1 worker',
-         'workers': 'netkit --echo --workers 2'}
+         'workers': 'netkit --echo --workers 2', 'floor': 'netkit --echo, no handoff'}
 for n, x in r.items():
     print(f"{names[n]:<28} {x['messages_per_sec']:>8.0f} {x['per_cpu_s']:>18.0f} {x['p50_us']:>8} {x['p99_us']:>8} {x['errors']:>6}")
 nk, py, wk = r['netkit'], r['python'], r['workers']
 print(f"netkit / python: {nk['messages_per_sec'] / py['messages_per_sec']:.1f}x conn/s, "
       f"{nk['per_cpu_s'] / py['per_cpu_s']:.1f}x conn per server CPU-second (target >= 10x)")
+fl = r['floor']
+print(f"handoff / no handoff (the kernel's TCP set-up and tear-down alone): "
+      f"{nk['per_cpu_s'] / fl['per_cpu_s']:.2f} conn per server CPU-second")
 e = {n: load(n) for n in ('echo_workers', 'echo_single')}
 print(f"echo ping-pong, 64 connections, 64 B: --workers 2 {e['echo_workers']['messages_per_sec']:.0f} msg/s "
       f"({e['echo_workers']['per_cpu_s']:.0f}/cpu-s), single process {e['echo_single']['messages_per_sec']:.0f} msg/s "

@@ -721,6 +721,90 @@ mod tests {
     }
 
     #[test]
+    fn handoff_flags() {
+        let args = ServeArgs {
+            handoff: Some("127.0.0.1:0".into()),
+            handoff_socket: Some("/tmp/h.sock".into()),
+            authkey: Some("peekaboo".into()),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        // Naming only the handoff service starts only it.
+        assert_eq!(config.echo, None);
+        assert_eq!(config.time, None);
+        assert_eq!(
+            config.handoff,
+            Some(("127.0.0.1:0".to_string(), PathBuf::from("/tmp/h.sock")))
+        );
+        assert_eq!(config.authkey.as_deref(), Some(&b"peekaboo"[..]));
+
+        let mut key = tempfile::NamedTempFile::new().unwrap();
+        writeln!(key, "from-file").unwrap();
+        let args = ServeArgs {
+            authkey_file: Some(key.path().to_path_buf()),
+            echo: Some("127.0.0.1:0".into()),
+            workers: Some(2),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        assert_eq!(config.authkey.as_deref(), Some(&b"from-file"[..]));
+        assert_eq!(config.workers, Some(2));
+    }
+
+    #[test]
+    fn bad_handoff_flags_are_named() {
+        let cases: Vec<(ServeArgs, &str)> = vec![
+            (
+                ServeArgs {
+                    handoff: Some("127.0.0.1:0".into()),
+                    ..Default::default()
+                },
+                "--handoff: needs --handoff-socket PATH",
+            ),
+            (
+                ServeArgs {
+                    workers: Some(0),
+                    ..Default::default()
+                },
+                "--workers: must be 1 to 256",
+            ),
+            (
+                ServeArgs {
+                    time: Some("127.0.0.1:0".into()),
+                    workers: Some(2),
+                    ..Default::default()
+                },
+                "--workers: serves echo, which is not started (add --echo)",
+            ),
+            (
+                ServeArgs {
+                    authkey: Some(String::new()),
+                    ..Default::default()
+                },
+                "--authkey: the key is empty",
+            ),
+            (
+                ServeArgs {
+                    tls_cert: Some("c.pem".into()),
+                    tls_key: Some("k.pem".into()),
+                    tls: Some("handoff".into()),
+                    handoff: Some("127.0.0.1:0".into()),
+                    handoff_socket: Some("/tmp/h.sock".into()),
+                    ..Default::default()
+                },
+                "--tls: \"handoff\" is not a TCP service (choose from echo)",
+            ),
+        ];
+        for (args, expected) in cases {
+            let error = Config::from_args(&args).unwrap_err().to_string();
+            assert!(
+                error.starts_with(expected),
+                "{error:?} should start with {expected:?}"
+            );
+        }
+    }
+
+    #[test]
     fn sizes() {
         assert_eq!(parse_size("f", "128MiB").unwrap(), 128 << 20);
         assert_eq!(parse_size("f", "65536").unwrap(), 65536);

@@ -5,8 +5,8 @@
 //!
 //! - A worker that dies is dropped from the pool at once and started again (after a
 //!   pause if it died young, so a crash loop does not spin).
-//! - SIGHUP starts a new generation; once it has registered (or after a timeout) the old
-//!   one is retired: it gets no new client, its Unix socket is shut, and it exits after
+//! - SIGHUP starts a new generation; once it has registered the old one is retired (if
+//!   it does not register in time, the old one stays): it gets no new client, its Unix socket is shut, and it exits after
 //!   its connections finish. Clients never wait on a missing worker in between.
 //! - Shutdown retires every worker and waits for them (their grace, plus a little).
 
@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 pub const AUTHKEY_ENV: &str = "NETKIT_HANDOFF_AUTHKEY";
 /// A worker that dies younger than this is restarted only after this long.
 const YOUNG: Duration = Duration::from_secs(1);
-/// How long a new generation gets to register before the old one is retired anyway.
+/// How long a new generation gets to register before the old one is kept instead.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Supervisor {
@@ -223,7 +223,9 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
                             _ = shutdown.cancelled() => return,
                         };
                         if !ready {
-                            tracing::warn!(generation, "new workers slow to register; retiring the old ones anyway");
+                            // Retiring the old workers now could leave nobody to serve.
+                            tracing::error!(generation, "new workers did not all register; keeping the old ones");
+                            return;
                         }
                         let retired = pool.retire(|w| w.generation < generation);
                         tracing::info!(generation, retired, "old generation retired");
