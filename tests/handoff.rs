@@ -505,3 +505,32 @@ fn workers_restart_and_sighup_replaces_them_without_dropping_a_request() {
         || last.iter().all(|pid| !alive(*pid)),
     );
 }
+
+#[test]
+fn a_worker_that_does_not_send_a_pid_is_refused_and_others_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = socket_path(&dir);
+    let served = serve_handoff(&socket);
+    // Right key, but a str where the pid should be; then a frame bigger than the cap.
+    let hostile = r#"
+import sys
+from multiprocessing.connection import Client
+for first in ['not a pid', b'x' * 5000]:
+    c = Client(sys.argv[1], authkey=b'peekaboo')
+    c.send(first)
+    try:
+        c.recv_bytes()
+        print('kept')
+    except (EOFError, ConnectionResetError):
+        print('closed')
+"#;
+    let out = python(
+        &PathBuf::from("python3"),
+        hostile,
+        &[socket.to_str().unwrap()],
+    );
+    assert_eq!(out, "closed\nclosed\n");
+    let worker = PyWorker::start(Path::new("python3"), &socket);
+    assert_eq!(echo_once(served.addr("handoff"), b"fine").unwrap(), b"fine");
+    worker.wait_until("one client", |w| w.clients() == 1);
+}
