@@ -221,6 +221,58 @@ pub async fn handshakes(
     .await)
 }
 
+/// New connections per second: each of `load.connections` loops connect → send `size`
+/// bytes → read their echo → half-close → wait for the server's close. The server closes
+/// first, so TIME_WAIT stays on its side and the client never runs out of ports. Each
+/// whole exchange is one "message" of the report; its latency includes the connect.
+pub async fn connect(addr: &str, load: &Load, size: usize) -> Result<Report, ClientError> {
+    let target = tokio::net::lookup_host(addr)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
+    let start = Instant::now();
+    let measure_from = start + load.warmup;
+    let end = measure_from + load.duration;
+    let tasks: Vec<_> = (0..load.connections)
+        .map(|_| {
+            tokio::spawn(async move {
+                let payload = vec![b'x'; size];
+                let mut echo = vec![0u8; size];
+                let mut latencies = new_histogram();
+                let mut errors = 0u64;
+                while Instant::now() < end {
+                    let started = Instant::now();
+                    let exchange = async {
+                        let mut stream = tokio::net::TcpStream::connect(target).await?;
+                        stream.set_nodelay(true)?;
+                        stream.write_all(&payload).await?;
+                        stream.read_exact(&mut echo).await?;
+                        stream.shutdown().await?;
+                        let mut rest = [0u8; 64];
+                        match stream.read(&mut rest).await? {
+                            0 => Ok(()),
+                            _ => Err(std::io::Error::other("unexpected bytes after the echo")),
+                        }
+                    };
+                    match tokio::time::timeout(Duration::from_secs(10), exchange).await {
+                        Ok(Ok(())) if started >= measure_from => {
+                            let _ = latencies.record(started.elapsed().as_micros() as u64);
+                        }
+                        Ok(Ok(())) => {}
+                        _ => {
+                            errors += 1;
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let (latencies, errors) = merge(tasks).await;
+    Ok(Report::new(addr, load, size, &latencies, errors))
+}
+
 /// Each of `load.connections` UDP clients sends an empty datagram and waits for the
 /// ctime answer (a lost one counts as an error after a second).
 pub async fn time(addr: &str, load: &Load) -> Result<Report, ClientError> {

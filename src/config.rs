@@ -19,6 +19,8 @@ pub const DEFAULT_GRACE_SECS: f64 = 10.0;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: f64 = 300.0;
 pub const DEFAULT_HANDSHAKE_TIMEOUT_SECS: f64 = 10.0;
 pub const DEFAULT_MAX_FRAME: u64 = 64 * 1024 * 1024;
+/// Worker processes `--workers` may start.
+pub const MAX_WORKERS: usize = 256;
 
 /// A service `netkit serve` can start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,10 +29,17 @@ pub enum Service {
     Time,
     Conn,
     Rpc,
+    Handoff,
 }
 
 impl Service {
-    pub const ALL: [Service; 4] = [Service::Echo, Service::Time, Service::Conn, Service::Rpc];
+    pub const ALL: [Service; 5] = [
+        Service::Echo,
+        Service::Time,
+        Service::Conn,
+        Service::Rpc,
+        Service::Handoff,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -38,12 +47,18 @@ impl Service {
             Service::Time => "time",
             Service::Conn => "conn",
             Service::Rpc => "rpc",
+            Service::Handoff => "handoff",
         }
     }
 
     /// TCP services can speak TLS; UDP ones cannot.
     pub fn is_tcp(self) -> bool {
         !matches!(self, Service::Time)
+    }
+
+    /// TCP services whose own bytes netkit speaks (handoff only passes sockets on).
+    pub fn can_tls(self) -> bool {
+        self.is_tcp() && self != Service::Handoff
     }
 
     fn from_name(name: &str) -> Option<Service> {
@@ -79,14 +94,29 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_RPC)]
     pub rpc: Option<String>,
 
-    /// multiprocessing authkey for conn and rpc (the recipes use peekaboo); without it
-    /// they run no handshake
+    /// Accept TCP clients on ADDR and hand each socket to a worker process connected to
+    /// --handoff-socket (recipe 11; the recipe's Python worker works unchanged)
+    #[arg(long, value_name = "ADDR", requires = "handoff_socket")]
+    pub handoff: Option<String>,
+
+    /// Unix socket where handoff workers connect (`netkit handoff worker --connect PATH`
+    /// or Python's `Client(PATH, authkey=…)`)
+    #[arg(long, value_name = "PATH", requires = "handoff")]
+    pub handoff_socket: Option<PathBuf>,
+
+    /// multiprocessing authkey for conn, rpc and handoff workers (the recipes use
+    /// peekaboo); without it they run no handshake
     #[arg(long, value_name = "KEY", conflicts_with = "authkey_file")]
     pub authkey: Option<String>,
 
     /// Like --authkey, the key read from FILE (keeps it out of `ps`)
     #[arg(long, value_name = "FILE")]
     pub authkey_file: Option<PathBuf>,
+
+    /// Serve echo from N worker processes that netkit starts and restarts; SIGHUP
+    /// replaces them with a new generation without dropping a connection
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
 
     /// Require recipe 9's HMAC challenge on the echo service, with this shared key
     #[arg(long, value_name = "KEY", conflicts_with = "hmac_key_file")]
@@ -147,8 +177,11 @@ struct FileConfig {
     time: Option<String>,
     conn: Option<String>,
     rpc: Option<String>,
+    handoff: Option<String>,
+    handoff_socket: Option<PathBuf>,
     authkey: Option<String>,
     authkey_file: Option<PathBuf>,
+    workers: Option<usize>,
     hmac_key: Option<String>,
     hmac_key_file: Option<PathBuf>,
     hmac_digest: Option<String>,
@@ -228,8 +261,13 @@ pub struct Config {
     pub time: Option<String>,
     pub conn: Option<String>,
     pub rpc: Option<String>,
-    /// multiprocessing authkey for conn and rpc; `None` skips the handshake.
+    /// `--handoff ADDR` and its `--handoff-socket PATH`.
+    pub handoff: Option<(String, PathBuf)>,
+    /// multiprocessing authkey for conn, rpc and handoff workers; `None` skips the
+    /// handshake.
     pub authkey: Option<Vec<u8>>,
+    /// `--workers N`: echo served by N worker processes.
+    pub workers: Option<usize>,
     pub hmac: Option<HmacAuth>,
     pub tls: Option<TlsSettings>,
     pub limits: Limits,
@@ -248,7 +286,19 @@ impl Config {
         let mut time = args.time.clone().or(file.time);
         let mut conn = args.conn.clone().or(file.conn);
         let mut rpc = args.rpc.clone().or(file.rpc);
-        if [&echo, &time, &conn, &rpc].iter().all(|a| a.is_none()) {
+        let handoff = match (
+            args.handoff.clone().or(file.handoff),
+            args.handoff_socket.clone().or(file.handoff_socket),
+        ) {
+            (Some(addr), Some(path)) => {
+                check_addr("--handoff", &addr)?;
+                Some((addr, path))
+            }
+            (None, None) => None,
+            (Some(_), None) => return Err(invalid("--handoff", "needs --handoff-socket PATH")),
+            (None, Some(_)) => return Err(invalid("--handoff-socket", "needs --handoff ADDR")),
+        };
+        if [&echo, &time, &conn, &rpc].iter().all(|a| a.is_none()) && handoff.is_none() {
             echo = Some(DEFAULT_ECHO.into());
             time = Some(DEFAULT_TIME.into());
             conn = Some(DEFAULT_CONN.into());
@@ -266,19 +316,19 @@ impl Config {
         }
 
         let hmac_key = secret(
-            "hmac-key",
+            "--hmac-key",
             (&args.hmac_key, &args.hmac_key_file),
             (file.hmac_key, file.hmac_key_file),
         )?;
         let authkey = secret(
-            "authkey",
+            "--authkey",
             (&args.authkey, &args.authkey_file),
             (file.authkey, file.authkey_file),
         )?;
-        if authkey.is_some() && conn.is_none() && rpc.is_none() {
+        if authkey.is_some() && conn.is_none() && rpc.is_none() && handoff.is_none() {
             return Err(invalid(
                 "--authkey",
-                "applies to the conn and rpc services, which are not started (add --conn or --rpc)",
+                "applies to conn, rpc and handoff, none of which is started",
             ));
         }
         let hmac_digest = args.hmac_digest.clone().or(file.hmac_digest);
@@ -316,6 +366,7 @@ impl Config {
         .into_iter()
         .filter(|(_, addr)| addr.is_some())
         .map(|(s, _)| s)
+        .chain(handoff.as_ref().map(|_| Service::Handoff))
         .collect();
         let tls = tls_settings(
             args.tls_cert.clone().or(file.tls_cert),
@@ -364,12 +415,36 @@ impl Config {
             max_frame,
         };
         let grace = seconds("--grace", args.grace.or(file.grace), DEFAULT_GRACE_SECS)?;
+        let workers = args.workers.or(file.workers);
+        if let Some(n) = workers {
+            if !(1..=MAX_WORKERS).contains(&n) {
+                return Err(invalid("--workers", format!("must be 1 to {MAX_WORKERS}")));
+            }
+            if echo.is_none() {
+                return Err(invalid(
+                    "--workers",
+                    "serves echo, which is not started (add --echo)",
+                ));
+            }
+            if hmac.is_some()
+                || tls
+                    .as_ref()
+                    .is_some_and(|t| t.services.contains(&Service::Echo))
+            {
+                return Err(invalid(
+                    "--workers",
+                    "not supported yet with --hmac-key or TLS on echo",
+                ));
+            }
+        }
         Ok(Config {
             echo,
             time,
             conn,
             rpc,
+            handoff,
             authkey,
+            workers,
             hmac,
             tls,
             limits,
@@ -412,30 +487,31 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })
 }
 
-/// A key given inline or as a file, by flag or by config key (flags win): `name` and
-/// `name-file`.
+/// A key given inline or as a file, by flag or by config key (flags win): `--name` and
+/// `--name-file`, or `name` and `name-file` in the file.
 fn secret(
-    name: &'static str,
+    flag: &'static str,
     flags: (&Option<String>, &Option<PathBuf>),
     file: (Option<String>, Option<PathBuf>),
 ) -> Result<Option<Vec<u8>>, ConfigError> {
+    let name = flag.trim_start_matches("--");
     let key = match flags {
         (Some(key), _) => Some(key.as_bytes().to_vec()),
-        (None, Some(path)) => Some(read_secret(name, path)?),
+        (None, Some(path)) => Some(read_secret(flag, path)?),
         (None, None) => match file {
             (Some(_), Some(_)) => {
                 return Err(invalid(
-                    name,
+                    flag,
                     format!("give {name} or {name}-file, not both"),
                 ))
             }
             (Some(key), None) => Some(key.into_bytes()),
-            (None, Some(path)) => Some(read_secret(name, &path)?),
+            (None, Some(path)) => Some(read_secret(flag, &path)?),
             (None, None) => None,
         },
     };
     if key.as_ref().is_some_and(|k| k.is_empty()) {
-        return Err(invalid(name, "the key is empty"));
+        return Err(invalid(flag, "the key is empty"));
     }
     Ok(key)
 }
@@ -501,7 +577,7 @@ fn tls_settings(
         (None, Some(_)) => return Err(invalid("--tls-key", "needs --tls-cert")),
     };
     let services = match services {
-        None => started.iter().copied().filter(|s| s.is_tcp()).collect(),
+        None => started.iter().copied().filter(|s| s.can_tls()).collect(),
         Some(list) => {
             let names: Vec<String> = match list {
                 ServiceList::Joined(text) => text
@@ -515,11 +591,11 @@ fn tls_settings(
             for name in names {
                 let tcp_names: Vec<&str> = Service::ALL
                     .iter()
-                    .filter(|s| s.is_tcp())
+                    .filter(|s| s.can_tls())
                     .map(|s| s.name())
                     .collect();
                 let service = Service::from_name(&name)
-                    .filter(|s| s.is_tcp())
+                    .filter(|s| s.can_tls())
                     .ok_or_else(|| {
                         invalid(
                             "--tls",
@@ -711,6 +787,91 @@ mod tests {
         );
         assert!(config.tls_for(Service::Echo).is_some());
         assert!(config.tls_for(Service::Time).is_none());
+    }
+
+    #[test]
+    fn handoff_flags() {
+        let args = ServeArgs {
+            handoff: Some("127.0.0.1:0".into()),
+            handoff_socket: Some("/tmp/h.sock".into()),
+            authkey: Some("peekaboo".into()),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        // Naming only the handoff service starts only it.
+        assert_eq!(config.echo, None);
+        assert_eq!(config.time, None);
+        assert_eq!(
+            config.handoff,
+            Some(("127.0.0.1:0".to_string(), PathBuf::from("/tmp/h.sock")))
+        );
+        assert_eq!(config.authkey.as_deref(), Some(&b"peekaboo"[..]));
+
+        let mut key = tempfile::NamedTempFile::new().unwrap();
+        writeln!(key, "from-file").unwrap();
+        let args = ServeArgs {
+            authkey_file: Some(key.path().to_path_buf()),
+            echo: Some("127.0.0.1:0".into()),
+            conn: Some("127.0.0.1:0".into()),
+            workers: Some(2),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        assert_eq!(config.authkey.as_deref(), Some(&b"from-file"[..]));
+        assert_eq!(config.workers, Some(2));
+    }
+
+    #[test]
+    fn bad_handoff_flags_are_named() {
+        let cases: Vec<(ServeArgs, &str)> = vec![
+            (
+                ServeArgs {
+                    handoff: Some("127.0.0.1:0".into()),
+                    ..Default::default()
+                },
+                "--handoff: needs --handoff-socket PATH",
+            ),
+            (
+                ServeArgs {
+                    workers: Some(0),
+                    ..Default::default()
+                },
+                "--workers: must be 1 to 256",
+            ),
+            (
+                ServeArgs {
+                    time: Some("127.0.0.1:0".into()),
+                    workers: Some(2),
+                    ..Default::default()
+                },
+                "--workers: serves echo, which is not started (add --echo)",
+            ),
+            (
+                ServeArgs {
+                    authkey: Some(String::new()),
+                    ..Default::default()
+                },
+                "--authkey: the key is empty",
+            ),
+            (
+                ServeArgs {
+                    tls_cert: Some("c.pem".into()),
+                    tls_key: Some("k.pem".into()),
+                    tls: Some("handoff".into()),
+                    handoff: Some("127.0.0.1:0".into()),
+                    handoff_socket: Some("/tmp/h.sock".into()),
+                    ..Default::default()
+                },
+                "--tls: \"handoff\" is not a TCP service (choose from echo, conn, rpc)",
+            ),
+        ];
+        for (args, expected) in cases {
+            let error = Config::from_args(&args).unwrap_err().to_string();
+            assert!(
+                error.starts_with(expected),
+                "{error:?} should start with {expected:?}"
+            );
+        }
     }
 
     #[test]

@@ -68,6 +68,50 @@ enum Command {
     /// Send and receive large files and NumPy arrays at wire speed (recipe 13)
     #[command(subcommand)]
     Bulk(BulkCommand),
+    /// Serve sockets handed over a Unix socket (recipe 11)
+    #[command(subcommand)]
+    Handoff(HandoffCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum HandoffCommand {
+    /// Connect to a handoff server (`netkit serve --handoff` or the recipe's Python
+    /// server) and serve every client socket it hands over
+    #[command(
+        after_help = "Examples:\n  netkit serve --handoff 127.0.0.1:15000 --handoff-socket /tmp/handoff.sock --authkey peekaboo\n  netkit handoff worker --connect /tmp/handoff.sock --authkey peekaboo --service echo\n\nThe worker runs until the server closes the socket, then finishes its connections\n(at most --grace) and exits 0; SIGINT/SIGTERM do the same."
+    )]
+    Worker(HandoffWorkerArgs),
+}
+
+#[derive(Args, Debug)]
+struct HandoffWorkerArgs {
+    /// The server's Unix socket
+    #[arg(long, value_name = "PATH")]
+    connect: PathBuf,
+    /// multiprocessing.connection authkey the server expects [default: no handshake]
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = netkit::handoff::supervisor::AUTHKEY_ENV,
+        hide_env_values = true,
+        conflicts_with = "authkey_file"
+    )]
+    authkey: Option<String>,
+    /// Like --authkey, the key read from FILE
+    #[arg(long, value_name = "FILE")]
+    authkey_file: Option<PathBuf>,
+    /// What to serve on the handed sockets
+    #[arg(long, value_enum)]
+    service: netkit::handoff::worker::WorkerService,
+    /// Seconds to keep retrying while the socket is missing or refuses
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    connect_timeout: f64,
+    /// Seconds a connection may stay silent before it is closed
+    #[arg(long, value_name = "SECONDS", default_value_t = netkit::config::DEFAULT_IDLE_TIMEOUT_SECS)]
+    idle_timeout: f64,
+    /// Seconds connections get to finish once the server closes the socket
+    #[arg(long, value_name = "SECONDS", default_value_t = netkit::config::DEFAULT_GRACE_SECS)]
+    grace: f64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -388,6 +432,18 @@ enum BenchCommand {
         #[arg(long, value_name = "KEY")]
         authkey: Option<String>,
     },
+    /// New connections per second: connect, send, read the echo, close, repeat
+    #[command(
+        after_help = "Example (through a handoff server and its workers):\n  netkit bench connect 127.0.0.1:15000 --connections 32 --size 16 --duration 10"
+    )]
+    Connect {
+        addr: String,
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Bytes sent (and echoed) on each connection
+        #[arg(short, long, default_value_t = 16)]
+        size: usize,
+    },
     /// Request/response against a UDP time server
     #[command(
         after_help = "Example:\n  netkit bench time 127.0.0.1:20000 --connections 16 --duration 5"
@@ -507,8 +563,58 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(Failure::from)
 }
 
+fn handoff_worker(args: HandoffWorkerArgs) -> Result<(), Failure> {
+    let authkey = match (&args.authkey, &args.authkey_file) {
+        (Some(key), _) => Some(key.as_bytes().to_vec()),
+        (None, Some(path)) => {
+            let mut key = std::fs::read(path)
+                .with_context(|| format!("cannot read --authkey-file {}", path.display()))
+                .map_err(usage)?;
+            while key.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                key.pop();
+            }
+            Some(key)
+        }
+        (None, None) => None,
+    };
+    let options = netkit::handoff::worker::WorkerOptions {
+        connect: args.connect,
+        authkey,
+        service: args.service,
+        echo: netkit::service::echo::EchoOptions {
+            idle_timeout: seconds("--idle-timeout", args.idle_timeout).map_err(usage)?,
+            handshake_timeout: Duration::from_secs(10),
+            hmac: None,
+        },
+        connect_timeout: seconds("--connect-timeout", args.connect_timeout).map_err(usage)?,
+        grace: seconds("--grace", args.grace).map_err(usage)?,
+    };
+    // One thread per worker process: parallelism comes from more workers (the prefork
+    // model), and a single thread saves the cross-thread wake-ups of every handed socket.
+    raise_fd_limit();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let stop = async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        };
+        netkit::handoff::worker::run(options, stop).await?;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
 fn run(command: Command) -> Result<ExitCode, Failure> {
     match command {
+        Command::Handoff(HandoffCommand::Worker(args)) => handoff_worker(args)?,
         Command::Serve(args) => {
             let config = Config::from_args(&args).map_err(usage)?;
             runtime()?
@@ -872,6 +978,12 @@ fn run_bench(command: BenchCommand) -> Result<(), Failure> {
             let report =
                 runtime()?.block_on(netkit::bench::frames(&addr, None, key, &load, frame))?;
             print(&report, json_out);
+        }
+        BenchCommand::Connect { addr, load, size } => {
+            let json = load.json;
+            let load = load.load().map_err(usage)?;
+            let report = runtime()?.block_on(netkit::bench::connect(&addr, &load, size))?;
+            print(&report, json);
         }
         BenchCommand::Time { addr, load } => {
             let json = load.json;

@@ -4,6 +4,7 @@
 //! `--grace` to finish.
 
 use crate::config::{Config, Service};
+use crate::handoff::{self, pool::WorkerPool};
 use crate::service::rpc::RpcServer;
 use crate::service::{self, echo, Lifecycle, TcpOptions};
 use crate::tls::{self, TlsError};
@@ -42,6 +43,9 @@ enum Listener {
     Time(UdpSocket),
     Conn(TcpListener, TcpOptions),
     Rpc(TcpListener, TcpOptions),
+    Handoff(handoff::service::Handoff),
+    /// Echo served by `--workers` processes.
+    EchoWorkers(handoff::supervisor::Supervisor),
 }
 
 struct BoundService {
@@ -130,7 +134,13 @@ impl Server {
             let (listener, local_addr) = match service {
                 Service::Echo => {
                     let (listener, local_addr) = tcp().await?;
-                    (Listener::Echo(listener, tcp_options), local_addr)
+                    match config.workers {
+                        Some(workers) => (
+                            Listener::EchoWorkers(supervisor(&config, listener, workers)?),
+                            local_addr,
+                        ),
+                        None => (Listener::Echo(listener, tcp_options), local_addr),
+                    }
                 }
                 Service::Conn => {
                     let (listener, local_addr) = tcp().await?;
@@ -145,11 +155,22 @@ impl Server {
                     let local_addr = socket.local_addr().map_err(bind_error)?;
                     (Listener::Time(socket), local_addr)
                 }
+                // It has a socket path besides its address: bound after this loop.
+                Service::Handoff => continue,
             };
             services.push(BoundService {
                 service,
                 local_addr,
                 tls,
+                listener,
+            });
+        }
+        if let Some((addr, path)) = &config.handoff {
+            let (listener, local_addr) = bind_handoff(&config, addr, path).await?;
+            services.push(BoundService {
+                service: Service::Handoff,
+                local_addr,
+                tls: false,
                 listener,
             });
         }
@@ -207,6 +228,10 @@ impl Server {
                         service::rpc::run(listener, tcp_options, options, functions, lifecycle)
                             .await
                     }
+                    Listener::Handoff(bound) => handoff::service::run(bound, lifecycle).await,
+                    Listener::EchoWorkers(supervisor) => {
+                        handoff::supervisor::run(supervisor, lifecycle).await
+                    }
                 };
                 if let Err(error) = result {
                     tracing::error!(service = name, %error, "service stopped");
@@ -234,6 +259,64 @@ impl Server {
         }
         0
     }
+}
+
+/// The TCP listener and the workers' Unix socket of `--handoff`.
+async fn bind_handoff(
+    config: &Config,
+    addr: &str,
+    path: &std::path::Path,
+) -> Result<(Listener, SocketAddr), StartupError> {
+    let service = Service::Handoff;
+    let socket_addr = resolve(service, addr).await?;
+    let bind_error = |addr: String| {
+        move |source| StartupError::Bind {
+            service: service.name(),
+            addr,
+            source,
+        }
+    };
+    let clients = TcpListener::bind(socket_addr)
+        .await
+        .map_err(bind_error(addr.to_string()))?;
+    let local_addr = clients.local_addr().map_err(bind_error(addr.to_string()))?;
+    let workers = handoff::pool::bind_unix(path).map_err(bind_error(path.display().to_string()))?;
+    let handoff = handoff::service::Handoff {
+        clients,
+        workers,
+        socket_file: handoff::pool::SocketFile(path.to_path_buf()),
+        pool: WorkerPool::new(),
+        admission: handoff::pool::Admission {
+            authkey: config.authkey.clone(),
+            handshake_timeout: config.limits.handshake_timeout,
+            generations: None,
+        },
+        client_wait: handoff::service::DEFAULT_CLIENT_WAIT,
+    };
+    Ok((Listener::Handoff(handoff), local_addr))
+}
+
+/// `--workers`: the SIGHUP handler goes in now, before the listening line is printed.
+fn supervisor(
+    config: &Config,
+    clients: TcpListener,
+    workers: usize,
+) -> Result<handoff::supervisor::Supervisor, StartupError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let hangup = signal(SignalKind::hangup()).map_err(StartupError::Signals)?;
+    Ok(handoff::supervisor::Supervisor {
+        clients,
+        workers,
+        hangup,
+        worker_args: vec![
+            "--idle-timeout".into(),
+            config.limits.idle_timeout.as_secs_f64().to_string(),
+            "--grace".into(),
+            config.grace.as_secs_f64().to_string(),
+        ],
+        handshake_timeout: config.limits.handshake_timeout,
+        grace: config.grace,
+    })
 }
 
 /// Binds, prints the listening lines to stdout, and serves until SIGINT or SIGTERM.

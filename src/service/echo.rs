@@ -82,6 +82,19 @@ pub struct EchoConnection {
 }
 
 impl EchoConnection {
+    /// A connection accepted elsewhere (e.g. handed over by `netkit handoff`).
+    pub fn new(
+        stream: ServerStream,
+        options: Arc<EchoOptions>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        EchoConnection {
+            stream,
+            options,
+            shutdown,
+        }
+    }
+
     pub async fn serve(self) -> Result<Ending, EchoError> {
         let EchoConnection {
             mut stream,

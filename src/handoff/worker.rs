@@ -1,0 +1,170 @@
+//! `netkit handoff worker`: connects to a handoff socket (netkit's or the recipe's Python
+//! server), proves the authkey, announces its pid, then serves every socket it is handed.
+//! When the server closes the Unix socket (or on SIGINT/SIGTERM) it takes no more sockets,
+//! lets its connections finish (at most the grace period) and exits.
+
+use super::scm;
+use crate::mpconn::{MpConnection, MpError};
+use crate::proto::pickle::{self, Value};
+use crate::service::echo::{EchoConnection, EchoOptions};
+use crate::service::Lifecycle;
+use std::future::Future;
+use std::io;
+use std::net::TcpStream as StdTcpStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::Interest;
+use tokio::net::{TcpStream, UnixStream};
+use tokio_util::either::Either;
+
+/// What a worker serves on the sockets it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WorkerService {
+    Echo,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub connect: PathBuf,
+    pub authkey: Option<Vec<u8>>,
+    pub service: WorkerService,
+    pub echo: EchoOptions,
+    /// How long to keep retrying while the socket does not exist or refuses.
+    pub connect_timeout: Duration,
+    pub grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("cannot connect to {path}: {source}")]
+    Connect { path: PathBuf, source: io::Error },
+    #[error("handshake with {path} failed: {source}")]
+    Handshake { path: PathBuf, source: MpError },
+}
+
+/// How the worker's session ended.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Sockets received.
+    pub received: u64,
+    /// Connections still open when the grace period ran out.
+    pub cut: usize,
+}
+
+pub async fn run(
+    options: WorkerOptions,
+    stop: impl Future<Output = ()>,
+) -> Result<Summary, WorkerError> {
+    let stream = connect(&options).await?;
+    let handshake = |source| WorkerError::Handshake {
+        path: options.connect.clone(),
+        source,
+    };
+    let mut connection = MpConnection::new(stream, 1024);
+    if let Some(key) = &options.authkey {
+        connection.client_handshake(key).await.map_err(handshake)?;
+    }
+    let pid = pickle::dumps(
+        &Value::Int(i64::from(std::process::id())),
+        pickle::Protocol::V4,
+    );
+    connection
+        .send_bytes(&pid)
+        .await
+        .map_err(|e| handshake(MpError::Io(e)))?;
+    // The server sends nothing between the handshake and the first fd, so no byte of
+    // an fd message can be sitting in the connection's read buffer.
+    let stream = connection.into_inner();
+
+    let lifecycle = Lifecycle::default();
+    let echo = Arc::new(options.echo.clone());
+    let mut summary = Summary::default();
+    tokio::pin!(stop);
+    loop {
+        let received = tokio::select! {
+            _ = &mut stop => break,
+            received = stream.async_io(Interest::READABLE, || scm::recv_fds(&stream)) => received,
+        };
+        match received {
+            Ok(Some(fds)) => {
+                for fd in fds {
+                    summary.received += 1;
+                    match tcp_from(fd) {
+                        Ok(tcp) => serve(tcp, options.service, &echo, &lifecycle),
+                        Err(error) => tracing::warn!(%error, "handed fd is not a TCP socket"),
+                    }
+                }
+            }
+            Ok(None) => {
+                tracing::info!("handoff server closed the socket; draining");
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "handoff socket failed; draining");
+                break;
+            }
+        }
+    }
+    drop(stream);
+    lifecycle.shutdown.cancel();
+    lifecycle.tracker.close();
+    if tokio::time::timeout(options.grace, lifecycle.tracker.wait())
+        .await
+        .is_err()
+    {
+        summary.cut = lifecycle.tracker.len();
+        tracing::warn!(
+            connections = summary.cut,
+            "grace period over; closing the rest"
+        );
+    }
+    Ok(summary)
+}
+
+async fn connect(options: &WorkerOptions) -> Result<UnixStream, WorkerError> {
+    let deadline = tokio::time::Instant::now() + options.connect_timeout;
+    loop {
+        match UnixStream::connect(&options.connect).await {
+            Ok(stream) => return Ok(stream),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+                ) && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(source) => {
+                return Err(WorkerError::Connect {
+                    path: options.connect.clone(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+fn tcp_from(fd: rustix::fd::OwnedFd) -> io::Result<TcpStream> {
+    let std = StdTcpStream::from(fd);
+    // Fails with ENOTSOCK / EINVAL for anything that is not a connected TCP socket.
+    std.peer_addr()?;
+    std.set_nonblocking(true)?;
+    let _ = std.set_nodelay(true);
+    TcpStream::from_std(std)
+}
+
+fn serve(tcp: TcpStream, service: WorkerService, echo: &Arc<EchoOptions>, lifecycle: &Lifecycle) {
+    match service {
+        WorkerService::Echo => {
+            let connection =
+                EchoConnection::new(Either::Left(tcp), echo.clone(), lifecycle.shutdown.clone());
+            lifecycle.tracker.spawn(async move {
+                match connection.serve().await {
+                    Ok(ending) => tracing::debug!(?ending, "echo connection done"),
+                    Err(error) => tracing::debug!(%error, "echo connection failed"),
+                }
+            });
+        }
+    }
+}
