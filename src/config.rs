@@ -11,6 +11,8 @@ use std::time::Duration;
 /// The recipes' own ports, on loopback: a default install exposes nothing to the network.
 pub const DEFAULT_ECHO: &str = "127.0.0.1:20000";
 pub const DEFAULT_TIME: &str = "127.0.0.1:20000";
+pub const DEFAULT_XMLRPC: &str = "127.0.0.1:15000";
+pub const DEFAULT_MAX_XMLRPC_SIZE: u64 = 1024 * 1024;
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
 pub const DEFAULT_GRACE_SECS: f64 = 10.0;
@@ -23,15 +25,17 @@ pub const DEFAULT_MAX_FRAME: u64 = 64 * 1024 * 1024;
 pub enum Service {
     Echo,
     Time,
+    Xmlrpc,
 }
 
 impl Service {
-    pub const ALL: [Service; 2] = [Service::Echo, Service::Time];
+    pub const ALL: [Service; 3] = [Service::Echo, Service::Time, Service::Xmlrpc];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Echo => "echo",
             Service::Time => "time",
+            Service::Xmlrpc => "xmlrpc",
         }
     }
 
@@ -62,6 +66,20 @@ pub struct ServeArgs {
     /// [default when given alone: 127.0.0.1:20000]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_TIME)]
     pub time: Option<String>,
+
+    /// Serve recipe 6's XML-RPC key-value store on ADDR (POST / or /RPC2)
+    /// [default when given alone: 127.0.0.1:15000]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_XMLRPC)]
+    pub xmlrpc: Option<String>,
+
+    /// Where the XML-RPC store keeps its data: `memory` (lost on exit, like the recipe) or
+    /// a file PATH (crash-safe: a write is on disk before its reply) [default: memory]
+    #[arg(long, value_name = "memory|PATH")]
+    pub kv_store: Option<String>,
+
+    /// Largest XML-RPC request document, also after gunzip, e.g. 4MiB [default: 1MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_xmlrpc_size: Option<String>,
 
     /// Require recipe 9's HMAC challenge on the echo service, with this shared key
     #[arg(long, value_name = "KEY", conflicts_with = "hmac_key_file")]
@@ -120,6 +138,9 @@ pub struct ServeArgs {
 struct FileConfig {
     echo: Option<String>,
     time: Option<String>,
+    xmlrpc: Option<String>,
+    kv_store: Option<String>,
+    max_xmlrpc_size: Option<SizeValue>,
     hmac_key: Option<String>,
     hmac_key_file: Option<PathBuf>,
     hmac_digest: Option<String>,
@@ -190,6 +211,8 @@ pub struct Limits {
     pub idle_timeout: Duration,
     pub handshake_timeout: Duration,
     pub max_frame: u64,
+    /// Largest XML-RPC document.
+    pub max_xmlrpc_size: u64,
 }
 
 /// A validated `netkit serve` configuration.
@@ -197,6 +220,8 @@ pub struct Limits {
 pub struct Config {
     pub echo: Option<String>,
     pub time: Option<String>,
+    pub xmlrpc: Option<String>,
+    pub kv_store: crate::kv::StoreSpec,
     pub hmac: Option<HmacAuth>,
     pub tls: Option<TlsSettings>,
     pub limits: Limits,
@@ -213,11 +238,13 @@ impl Config {
         };
         let mut echo = args.echo.clone().or(file.echo);
         let mut time = args.time.clone().or(file.time);
-        if echo.is_none() && time.is_none() {
+        let mut xmlrpc = args.xmlrpc.clone().or(file.xmlrpc);
+        if echo.is_none() && time.is_none() && xmlrpc.is_none() {
             echo = Some(DEFAULT_ECHO.into());
             time = Some(DEFAULT_TIME.into());
+            xmlrpc = Some(DEFAULT_XMLRPC.into());
         }
-        for (flag, addr) in [("--echo", &echo), ("--time", &time)] {
+        for (flag, addr) in [("--echo", &echo), ("--time", &time), ("--xmlrpc", &xmlrpc)] {
             if let Some(addr) = addr {
                 check_addr(flag, addr)?;
             }
@@ -267,11 +294,39 @@ impl Config {
             (None, None) => None,
         };
 
-        let started: Vec<Service> = [(Service::Echo, &echo), (Service::Time, &time)]
-            .into_iter()
-            .filter(|(_, addr)| addr.is_some())
-            .map(|(s, _)| s)
-            .collect();
+        let kv_store = match args.kv_store.clone().or(file.kv_store) {
+            Some(text) if text.trim().is_empty() => {
+                return Err(invalid("--kv-store", "give memory or a file path"))
+            }
+            Some(_) if xmlrpc.is_none() => {
+                return Err(invalid(
+                    "--kv-store",
+                    "applies to the xmlrpc service, which is not started (add --xmlrpc)",
+                ))
+            }
+            Some(text) => crate::kv::StoreSpec::parse(&text),
+            None => crate::kv::StoreSpec::Memory,
+        };
+        let max_xmlrpc_size = match (args.max_xmlrpc_size.clone(), file.max_xmlrpc_size) {
+            (Some(text), _) | (None, Some(SizeValue::Text(text))) => {
+                parse_size("--max-xmlrpc-size", &text)?
+            }
+            (None, Some(SizeValue::Bytes(n))) => n,
+            (None, None) => DEFAULT_MAX_XMLRPC_SIZE,
+        };
+        if max_xmlrpc_size == 0 || usize::try_from(max_xmlrpc_size).is_err() {
+            return Err(invalid("--max-xmlrpc-size", "must be at least 1 byte"));
+        }
+
+        let started: Vec<Service> = [
+            (Service::Echo, &echo),
+            (Service::Time, &time),
+            (Service::Xmlrpc, &xmlrpc),
+        ]
+        .into_iter()
+        .filter(|(_, addr)| addr.is_some())
+        .map(|(s, _)| s)
+        .collect();
         let tls = tls_settings(
             args.tls_cert.clone().or(file.tls_cert),
             args.tls_key.clone().or(file.tls_key),
@@ -317,11 +372,14 @@ impl Config {
                 DEFAULT_HANDSHAKE_TIMEOUT_SECS,
             )?,
             max_frame,
+            max_xmlrpc_size,
         };
         let grace = seconds("--grace", args.grace.or(file.grace), DEFAULT_GRACE_SECS)?;
         Ok(Config {
             echo,
             time,
+            xmlrpc,
+            kv_store,
             hmac,
             tls,
             limits,
@@ -487,6 +545,9 @@ mod tests {
         let config = Config::from_args(&ServeArgs::default()).unwrap();
         assert_eq!(config.echo.as_deref(), Some(DEFAULT_ECHO));
         assert_eq!(config.time.as_deref(), Some(DEFAULT_TIME));
+        assert_eq!(config.xmlrpc.as_deref(), Some(DEFAULT_XMLRPC));
+        assert_eq!(config.kv_store, crate::kv::StoreSpec::Memory);
+        assert_eq!(config.limits.max_xmlrpc_size, 1 << 20);
         assert_eq!(config.grace, Duration::from_secs(10));
         assert_eq!(config.limits.max_frame, 64 * 1024 * 1024);
         assert_eq!(config.hmac, None);
@@ -559,7 +620,7 @@ mod tests {
                     tls: Some("time".into()),
                     ..Default::default()
                 },
-                "--tls: \"time\" is not a TCP service (choose from echo)",
+                "--tls: \"time\" is not a TCP service (choose from echo, xmlrpc)",
             ),
             (
                 ServeArgs {
@@ -616,7 +677,10 @@ mod tests {
             ..Default::default()
         };
         let config = Config::from_args(&args).unwrap();
-        assert_eq!(config.tls.as_ref().unwrap().services, vec![Service::Echo]);
+        assert_eq!(
+            config.tls.as_ref().unwrap().services,
+            vec![Service::Echo, Service::Xmlrpc]
+        );
         assert!(config.tls_for(Service::Echo).is_some());
         assert!(config.tls_for(Service::Time).is_none());
     }

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod cidr;
 pub mod client;
 pub mod config;
+pub mod kv;
 pub mod mpconn;
 pub mod proto;
 pub mod serve;

@@ -30,9 +30,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run services: any of echo (TCP) and time (UDP); all of them when none is named
+    /// Run services: any of echo (TCP), time (UDP) and xmlrpc (HTTP); all of them when none
+    /// is named
     #[command(
-        after_help = "Examples:\n  netkit serve\n  netkit serve --echo 127.0.0.1:0 --time 127.0.0.1:0\n  netkit serve --echo 0.0.0.0:20000 --hmac-key-file key --hmac-digest sha256\n  netkit tls gen-cert --out certs && \\\n    netkit serve --echo --tls-cert certs/server.pem --tls-key certs/server.key\n\nEach bound service prints one line on stdout:\n  netkit: echo listening on tcp://127.0.0.1:20000"
+        after_help = "Examples:\n  netkit serve\n  netkit serve --echo 127.0.0.1:0 --time 127.0.0.1:0\n  netkit serve --xmlrpc 127.0.0.1:15000 --kv-store /var/lib/netkit/kv.redb\n  netkit serve --echo 0.0.0.0:20000 --hmac-key-file key --hmac-digest sha256\n  netkit tls gen-cert --out certs && \\\n    netkit serve --echo --tls-cert certs/server.pem --tls-key certs/server.key\n\nEach bound service prints one line on stdout:\n  netkit: echo listening on tcp://127.0.0.1:20000"
     )]
     Serve(ServeArgs),
     /// Copy stdin to an echo server and its echo to stdout, like nc

@@ -28,6 +28,8 @@ pub enum StartupError {
     },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error("xmlrpc: cannot open the store: {0}")]
+    Store(crate::kv::StoreError),
     #[error("{service}: {source}")]
     Tls {
         service: &'static str,
@@ -39,6 +41,7 @@ pub enum StartupError {
 enum Listener {
     Echo(TcpListener, TcpOptions),
     Time(UdpSocket),
+    Xmlrpc(TcpListener, TcpOptions, crate::kv::Store),
 }
 
 struct BoundService {
@@ -90,7 +93,11 @@ impl Server {
     /// (closes) everything bound so far.
     pub async fn bind(config: Config) -> Result<Server, StartupError> {
         let mut services = Vec::new();
-        for (service, addr) in [(Service::Echo, &config.echo), (Service::Time, &config.time)] {
+        for (service, addr) in [
+            (Service::Echo, &config.echo),
+            (Service::Time, &config.time),
+            (Service::Xmlrpc, &config.xmlrpc),
+        ] {
             let Some(addr) = addr else { continue };
             let socket_addr = resolve(service, addr).await?;
             let bind_error = |source| StartupError::Bind {
@@ -120,6 +127,16 @@ impl Server {
                     let local_addr = listener.local_addr().map_err(bind_error)?;
                     (Listener::Echo(listener, tcp_options), local_addr)
                 }
+                Service::Xmlrpc => {
+                    let listener = TcpListener::bind(socket_addr).await.map_err(bind_error)?;
+                    let local_addr = listener.local_addr().map_err(bind_error)?;
+                    // Opened before anything starts: a store that can't be opened (locked
+                    // by another process, unreadable) stops the start like a busy port.
+                    let store = crate::kv::Store::open(&config.kv_store)
+                        .await
+                        .map_err(StartupError::Store)?;
+                    (Listener::Xmlrpc(listener, tcp_options, store), local_addr)
+                }
                 Service::Time => {
                     let socket = UdpSocket::bind(socket_addr).await.map_err(bind_error)?;
                     let local_addr = socket.local_addr().map_err(bind_error)?;
@@ -141,10 +158,12 @@ impl Server {
         self.services
             .iter()
             .map(|bound| {
-                let scheme = match (bound.service.is_tcp(), bound.tls) {
-                    (false, _) => "udp",
-                    (true, false) => "tcp",
-                    (true, true) => "tls",
+                let scheme = match (bound.service, bound.tls) {
+                    (Service::Time, _) => "udp",
+                    (Service::Xmlrpc, false) => "http",
+                    (Service::Xmlrpc, true) => "https",
+                    (_, false) => "tcp",
+                    (_, true) => "tls",
                 };
                 Listening {
                     service: bound.service.name(),
@@ -172,6 +191,17 @@ impl Server {
                             hmac: config.hmac.clone(),
                         };
                         echo::run(listener, tcp_options, options, lifecycle).await
+                    }
+                    Listener::Xmlrpc(listener, tcp_options, store) => {
+                        let options = service::xmlrpc::XmlRpcOptions {
+                            limits: crate::proto::xmlrpc::Limits {
+                                max_document_size: usize::try_from(config.limits.max_xmlrpc_size)
+                                    .unwrap_or(usize::MAX),
+                                ..Default::default()
+                            },
+                            idle_timeout: config.limits.idle_timeout,
+                        };
+                        service::xmlrpc::run(listener, tcp_options, options, store, lifecycle).await
                     }
                     Listener::Time(socket) => {
                         service::time::run(socket, Default::default(), lifecycle).await

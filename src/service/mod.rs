@@ -4,6 +4,7 @@
 
 pub mod echo;
 pub mod time;
+pub mod xmlrpc;
 
 use std::future::Future;
 use std::io;
