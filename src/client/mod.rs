@@ -3,6 +3,7 @@
 
 pub mod echo;
 pub mod time;
+pub mod xmlrpc;
 
 use crate::tls::{self, ClientTlsFiles, TlsError};
 use std::sync::Arc;
