@@ -72,9 +72,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_XMLRPC)]
     pub xmlrpc: Option<String>,
 
-    /// Where the XML-RPC store keeps its data: `memory` (lost on exit, like the recipe) or
-    /// a file PATH (crash-safe: a write is on disk before its reply) [default: memory]
-    #[arg(long, value_name = "memory|PATH")]
+    /// Where the XML-RPC store keeps its data: `memory` (lost on exit, like the recipe), a
+    /// file PATH (crash-safe: a write is on disk before its reply), or
+    /// redis://HOST:PORT[/DB] (shared by several instances) [default: memory]
+    #[arg(long, value_name = "memory|PATH|redis://…")]
     pub kv_store: Option<String>,
 
     /// Largest XML-RPC request document, also after gunzip, e.g. 4MiB [default: 1MiB]

@@ -1,12 +1,14 @@
 //! The key-value store behind recipe 6's `KeyValueServer`: a Python `dict` with its exact
 //! semantics (keys in insertion order, a re-set key keeps its place, `1`, `1.0` and `True`
-//! are one key, lists and dicts are unhashable), kept in memory like the recipe, or durably
-//! in an embedded file ([`file`], redb).
+//! are one key, lists and dicts are unhashable), kept in memory like the recipe, durably
+//! in an embedded file ([`file`], redb), or in Redis ([`redis`]) shared by several
+//! instances.
 //!
 //! Keys and values are XML-RPC [`Value`]s; the store keeps the value itself, not a string.
 
 pub mod file;
 pub mod memory;
+pub mod redis;
 
 use crate::proto::xmlrpc::{encode_response, parse_response, Limits, Value};
 use std::path::PathBuf;
@@ -18,6 +20,9 @@ pub enum StoreSpec {
     Memory,
     /// An embedded crash-safe file (`--kv-store PATH`).
     File(PathBuf),
+    /// A Redis server, shared by any number of netkit instances
+    /// (`--kv-store redis://HOST:PORT[/DB]`).
+    Redis(String),
 }
 
 impl StoreSpec {
@@ -25,6 +30,12 @@ impl StoreSpec {
     pub fn parse(text: &str) -> StoreSpec {
         match text {
             "memory" => StoreSpec::Memory,
+            url if url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("redis+unix://") =>
+            {
+                StoreSpec::Redis(url.to_string())
+            }
             path => StoreSpec::File(PathBuf::from(path)),
         }
     }
@@ -120,6 +131,7 @@ pub fn decode_value(bytes: &[u8]) -> Result<Value, StoreError> {
 pub enum Store {
     Memory(memory::MemoryStore),
     File(file::FileStore),
+    Redis(redis::RedisStore),
 }
 
 impl Store {
@@ -128,6 +140,7 @@ impl Store {
         match spec {
             StoreSpec::Memory => Ok(Store::Memory(memory::MemoryStore::default())),
             StoreSpec::File(path) => Ok(Store::File(file::FileStore::open(path.clone()).await?)),
+            StoreSpec::Redis(url) => Ok(Store::Redis(redis::RedisStore::open(url).await?)),
         }
     }
 
@@ -140,6 +153,7 @@ impl Store {
                 Ok(())
             }
             Store::File(f) => f.set(id, key, value).await,
+            Store::Redis(r) => r.set(id, key, value).await,
         }
     }
 
@@ -149,6 +163,7 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.get(&id)),
             Store::File(f) => f.get(id).await,
+            Store::Redis(r) => r.get(id).await,
         }
     }
 
@@ -158,6 +173,7 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.delete(&id)),
             Store::File(f) => f.delete(id).await,
+            Store::Redis(r) => r.delete(id).await,
         }
     }
 
@@ -171,6 +187,7 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.keys()),
             Store::File(f) => f.keys().await,
+            Store::Redis(r) => r.keys().await,
         }
     }
 }
