@@ -655,6 +655,21 @@ mod tests {
             ),
             (
                 ServeArgs {
+                    echo: Some("127.0.0.1:0".into()),
+                    kv_store: Some("kv.redb".into()),
+                    ..Default::default()
+                },
+                "--kv-store: applies to the xmlrpc service, which is not started (add --xmlrpc)",
+            ),
+            (
+                ServeArgs {
+                    max_xmlrpc_size: Some("0".into()),
+                    ..Default::default()
+                },
+                "--max-xmlrpc-size: must be at least 1 byte",
+            ),
+            (
+                ServeArgs {
                     max_connections: Some(0),
                     ..Default::default()
                 },
@@ -684,6 +699,28 @@ mod tests {
         );
         assert!(config.tls_for(Service::Echo).is_some());
         assert!(config.tls_for(Service::Time).is_none());
+    }
+
+    #[test]
+    fn kv_store_specs() {
+        use crate::kv::StoreSpec;
+        let store = |text: &str| {
+            let args = ServeArgs {
+                xmlrpc: Some("127.0.0.1:0".into()),
+                kv_store: Some(text.into()),
+                ..Default::default()
+            };
+            Config::from_args(&args).unwrap().kv_store
+        };
+        assert_eq!(store("memory"), StoreSpec::Memory);
+        assert_eq!(
+            store("/var/kv.redb"),
+            StoreSpec::File("/var/kv.redb".into())
+        );
+        assert_eq!(
+            store("redis://127.0.0.1:6379/2"),
+            StoreSpec::Redis("redis://127.0.0.1:6379/2".into())
+        );
     }
 
     #[test]
