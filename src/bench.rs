@@ -273,6 +273,69 @@ pub async fn connect(addr: &str, load: &Load, size: usize) -> Result<Report, Cli
     Ok(Report::new(addr, load, size, &latencies, errors))
 }
 
+/// Each connection alternates `set(key, value)` and `get(key)` with its own key and a
+/// `size`-byte string value; every call (each HTTP request) counts as one message. A
+/// server that closes after each call (Python's) costs a reconnect, as it does Python's
+/// own clients.
+pub async fn xmlrpc(
+    url: &str,
+    load: &Load,
+    size: usize,
+) -> Result<Report, crate::client::xmlrpc::CallError> {
+    use crate::client::xmlrpc::XmlRpcClient;
+    use crate::proto::xmlrpc::Value;
+    let mut clients = Vec::with_capacity(load.connections);
+    for i in 0..load.connections {
+        let mut client = XmlRpcClient::new(url, None, Duration::from_secs(30))?;
+        // Connects, and checks the server is a key-value server before measuring.
+        client
+            .call("set", &[Value::from(format!("bench{i}")), Value::from("")])
+            .await?;
+        clients.push(client);
+    }
+    let start = Instant::now();
+    let measure_from = start + load.warmup;
+    let end = measure_from + load.duration;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut client)| {
+            tokio::spawn(async move {
+                let key = Value::from(format!("bench{i}"));
+                let value = Value::from("v".repeat(size));
+                let mut latencies = new_histogram();
+                let mut errors = 0u64;
+                let mut n = 0u64;
+                while Instant::now() < end {
+                    let sent_at = Instant::now();
+                    let result = if n.is_multiple_of(2) {
+                        client.call("set", &[key.clone(), value.clone()]).await
+                    } else {
+                        client.call("get", std::slice::from_ref(&key)).await
+                    };
+                    n += 1;
+                    match result {
+                        Ok(_) if sent_at >= measure_from => {
+                            let _ = latencies.record(sent_at.elapsed().as_micros() as u64);
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::debug!(%error, "xmlrpc bench call failed");
+                            errors += 1;
+                            if errors > 100 {
+                                break;
+                            }
+                        }
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let (latencies, errors) = merge(tasks).await;
+    Ok(Report::new(url, load, size, &latencies, errors))
+}
+
 /// Each of `load.connections` UDP clients sends an empty datagram and waits for the
 /// ctime answer (a lost one counts as an error after a second).
 pub async fn time(addr: &str, load: &Load) -> Result<Report, ClientError> {

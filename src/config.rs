@@ -13,6 +13,8 @@ pub const DEFAULT_ECHO: &str = "127.0.0.1:20000";
 pub const DEFAULT_TIME: &str = "127.0.0.1:20000";
 pub const DEFAULT_CONN: &str = "127.0.0.1:25000";
 pub const DEFAULT_RPC: &str = "127.0.0.1:17000";
+pub const DEFAULT_XMLRPC: &str = "127.0.0.1:15000";
+pub const DEFAULT_MAX_XMLRPC_SIZE: u64 = 1024 * 1024;
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
 pub const DEFAULT_GRACE_SECS: f64 = 10.0;
@@ -30,15 +32,17 @@ pub enum Service {
     Conn,
     Rpc,
     Handoff,
+    Xmlrpc,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::Echo,
         Service::Time,
         Service::Conn,
         Service::Rpc,
         Service::Handoff,
+        Service::Xmlrpc,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +52,7 @@ impl Service {
             Service::Conn => "conn",
             Service::Rpc => "rpc",
             Service::Handoff => "handoff",
+            Service::Xmlrpc => "xmlrpc",
         }
     }
 
@@ -83,6 +88,21 @@ pub struct ServeArgs {
     /// [default when given alone: 127.0.0.1:20000]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_TIME)]
     pub time: Option<String>,
+
+    /// Serve recipe 6's XML-RPC key-value store on ADDR (POST / or /RPC2)
+    /// [default when given alone: 127.0.0.1:15000]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_XMLRPC)]
+    pub xmlrpc: Option<String>,
+
+    /// Where the XML-RPC store keeps its data: `memory` (lost on exit, like the recipe), a
+    /// file PATH (crash-safe: a write is on disk before its reply), or
+    /// redis://HOST:PORT[/DB] (shared by several instances) [default: memory]
+    #[arg(long, value_name = "memory|PATH|redis://…")]
+    pub kv_store: Option<String>,
+
+    /// Largest XML-RPC request document, also after gunzip, e.g. 4MiB [default: 1MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub max_xmlrpc_size: Option<String>,
 
     /// Serve multiprocessing.connection echo (recipe 7) on ADDR
     /// [default when given alone: 127.0.0.1:25000]
@@ -177,6 +197,9 @@ struct FileConfig {
     time: Option<String>,
     conn: Option<String>,
     rpc: Option<String>,
+    xmlrpc: Option<String>,
+    kv_store: Option<String>,
+    max_xmlrpc_size: Option<SizeValue>,
     handoff: Option<String>,
     handoff_socket: Option<PathBuf>,
     authkey: Option<String>,
@@ -252,6 +275,8 @@ pub struct Limits {
     pub idle_timeout: Duration,
     pub handshake_timeout: Duration,
     pub max_frame: u64,
+    /// Largest XML-RPC document.
+    pub max_xmlrpc_size: u64,
 }
 
 /// A validated `netkit serve` configuration.
@@ -261,6 +286,8 @@ pub struct Config {
     pub time: Option<String>,
     pub conn: Option<String>,
     pub rpc: Option<String>,
+    pub xmlrpc: Option<String>,
+    pub kv_store: crate::kv::StoreSpec,
     /// `--handoff ADDR` and its `--handoff-socket PATH`.
     pub handoff: Option<(String, PathBuf)>,
     /// multiprocessing authkey for conn, rpc and handoff workers; `None` skips the
@@ -286,6 +313,7 @@ impl Config {
         let mut time = args.time.clone().or(file.time);
         let mut conn = args.conn.clone().or(file.conn);
         let mut rpc = args.rpc.clone().or(file.rpc);
+        let mut xmlrpc = args.xmlrpc.clone().or(file.xmlrpc);
         let handoff = match (
             args.handoff.clone().or(file.handoff),
             args.handoff_socket.clone().or(file.handoff_socket),
@@ -298,17 +326,23 @@ impl Config {
             (Some(_), None) => return Err(invalid("--handoff", "needs --handoff-socket PATH")),
             (None, Some(_)) => return Err(invalid("--handoff-socket", "needs --handoff ADDR")),
         };
-        if [&echo, &time, &conn, &rpc].iter().all(|a| a.is_none()) && handoff.is_none() {
+        if [&echo, &time, &conn, &rpc, &xmlrpc]
+            .iter()
+            .all(|a| a.is_none())
+            && handoff.is_none()
+        {
             echo = Some(DEFAULT_ECHO.into());
             time = Some(DEFAULT_TIME.into());
             conn = Some(DEFAULT_CONN.into());
             rpc = Some(DEFAULT_RPC.into());
+            xmlrpc = Some(DEFAULT_XMLRPC.into());
         }
         for (flag, addr) in [
             ("--echo", &echo),
             ("--time", &time),
             ("--conn", &conn),
             ("--rpc", &rpc),
+            ("--xmlrpc", &xmlrpc),
         ] {
             if let Some(addr) = addr {
                 check_addr(flag, addr)?;
@@ -357,11 +391,36 @@ impl Config {
             (None, None) => None,
         };
 
+        let kv_store = match args.kv_store.clone().or(file.kv_store) {
+            Some(text) if text.trim().is_empty() => {
+                return Err(invalid("--kv-store", "give memory or a file path"))
+            }
+            Some(_) if xmlrpc.is_none() => {
+                return Err(invalid(
+                    "--kv-store",
+                    "applies to the xmlrpc service, which is not started (add --xmlrpc)",
+                ))
+            }
+            Some(text) => crate::kv::StoreSpec::parse(&text),
+            None => crate::kv::StoreSpec::Memory,
+        };
+        let max_xmlrpc_size = match (args.max_xmlrpc_size.clone(), file.max_xmlrpc_size) {
+            (Some(text), _) | (None, Some(SizeValue::Text(text))) => {
+                parse_size("--max-xmlrpc-size", &text)?
+            }
+            (None, Some(SizeValue::Bytes(n))) => n,
+            (None, None) => DEFAULT_MAX_XMLRPC_SIZE,
+        };
+        if max_xmlrpc_size == 0 || usize::try_from(max_xmlrpc_size).is_err() {
+            return Err(invalid("--max-xmlrpc-size", "must be at least 1 byte"));
+        }
+
         let started: Vec<Service> = [
             (Service::Echo, &echo),
             (Service::Time, &time),
             (Service::Conn, &conn),
             (Service::Rpc, &rpc),
+            (Service::Xmlrpc, &xmlrpc),
         ]
         .into_iter()
         .filter(|(_, addr)| addr.is_some())
@@ -413,6 +472,7 @@ impl Config {
                 DEFAULT_HANDSHAKE_TIMEOUT_SECS,
             )?,
             max_frame,
+            max_xmlrpc_size,
         };
         let grace = seconds("--grace", args.grace.or(file.grace), DEFAULT_GRACE_SECS)?;
         let workers = args.workers.or(file.workers);
@@ -442,6 +502,8 @@ impl Config {
             time,
             conn,
             rpc,
+            xmlrpc,
+            kv_store,
             handoff,
             authkey,
             workers,
@@ -651,6 +713,9 @@ mod tests {
         assert_eq!(config.time.as_deref(), Some(DEFAULT_TIME));
         assert_eq!(config.conn.as_deref(), Some(DEFAULT_CONN));
         assert_eq!(config.rpc.as_deref(), Some(DEFAULT_RPC));
+        assert_eq!(config.xmlrpc.as_deref(), Some(DEFAULT_XMLRPC));
+        assert_eq!(config.kv_store, crate::kv::StoreSpec::Memory);
+        assert_eq!(config.limits.max_xmlrpc_size, 1 << 20);
         assert_eq!(config.authkey, None);
         assert_eq!(config.grace, Duration::from_secs(10));
         assert_eq!(config.limits.max_frame, 64 * 1024 * 1024);
@@ -724,7 +789,7 @@ mod tests {
                     tls: Some("time".into()),
                     ..Default::default()
                 },
-                "--tls: \"time\" is not a TCP service (choose from echo, conn, rpc)",
+                "--tls: \"time\" is not a TCP service (choose from echo, conn, rpc, xmlrpc)",
             ),
             (
                 ServeArgs {
@@ -758,6 +823,21 @@ mod tests {
             ),
             (
                 ServeArgs {
+                    echo: Some("127.0.0.1:0".into()),
+                    kv_store: Some("kv.redb".into()),
+                    ..Default::default()
+                },
+                "--kv-store: applies to the xmlrpc service, which is not started (add --xmlrpc)",
+            ),
+            (
+                ServeArgs {
+                    max_xmlrpc_size: Some("0".into()),
+                    ..Default::default()
+                },
+                "--max-xmlrpc-size: must be at least 1 byte",
+            ),
+            (
+                ServeArgs {
                     max_connections: Some(0),
                     ..Default::default()
                 },
@@ -783,7 +863,7 @@ mod tests {
         let config = Config::from_args(&args).unwrap();
         assert_eq!(
             config.tls.as_ref().unwrap().services,
-            vec![Service::Echo, Service::Conn, Service::Rpc]
+            vec![Service::Echo, Service::Conn, Service::Rpc, Service::Xmlrpc]
         );
         assert!(config.tls_for(Service::Echo).is_some());
         assert!(config.tls_for(Service::Time).is_none());
@@ -862,7 +942,7 @@ mod tests {
                     handoff_socket: Some("/tmp/h.sock".into()),
                     ..Default::default()
                 },
-                "--tls: \"handoff\" is not a TCP service (choose from echo, conn, rpc)",
+                "--tls: \"handoff\" is not a TCP service (choose from echo, conn, rpc, xmlrpc)",
             ),
         ];
         for (args, expected) in cases {
@@ -872,6 +952,28 @@ mod tests {
                 "{error:?} should start with {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn kv_store_specs() {
+        use crate::kv::StoreSpec;
+        let store = |text: &str| {
+            let args = ServeArgs {
+                xmlrpc: Some("127.0.0.1:0".into()),
+                kv_store: Some(text.into()),
+                ..Default::default()
+            };
+            Config::from_args(&args).unwrap().kv_store
+        };
+        assert_eq!(store("memory"), StoreSpec::Memory);
+        assert_eq!(
+            store("/var/kv.redb"),
+            StoreSpec::File("/var/kv.redb".into())
+        );
+        assert_eq!(
+            store("redis://127.0.0.1:6379/2"),
+            StoreSpec::Redis("redis://127.0.0.1:6379/2".into())
+        );
     }
 
     #[test]

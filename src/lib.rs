@@ -9,6 +9,7 @@ pub mod cidr;
 pub mod client;
 pub mod config;
 pub mod handoff;
+pub mod kv;
 pub mod mpconn;
 pub mod proto;
 pub mod serve;

@@ -33,8 +33,10 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run services: echo, time (UDP), conn, rpc; all of them when none is named
+    /// Run services: any of echo (TCP), time (UDP) and xmlrpc (HTTP); all of them when none
+    /// is named
     #[command(
-        after_help = "Examples:\n  netkit serve\n  netkit serve --echo 127.0.0.1:0 --time 127.0.0.1:0\n  netkit serve --echo 0.0.0.0:20000 --hmac-key-file key --hmac-digest sha256\n  netkit tls gen-cert --out certs && \\\n    netkit serve --echo --tls-cert certs/server.pem --tls-key certs/server.key\n\nEach bound service prints one line on stdout:\n  netkit: echo listening on tcp://127.0.0.1:20000"
+        after_help = "Examples:\n  netkit serve\n  netkit serve --echo 127.0.0.1:0 --time 127.0.0.1:0\n  netkit serve --xmlrpc 127.0.0.1:15000 --kv-store /var/lib/netkit/kv.redb\n  netkit serve --echo 0.0.0.0:20000 --hmac-key-file key --hmac-digest sha256\n  netkit tls gen-cert --out certs && \\\n    netkit serve --echo --tls-cert certs/server.pem --tls-key certs/server.key\n\nEach bound service prints one line on stdout:\n  netkit: echo listening on tcp://127.0.0.1:20000"
     )]
     Serve(ServeArgs),
     /// Copy stdin to an echo server and its echo to stdout, like nc
@@ -57,6 +59,17 @@ enum Command {
         after_help = "Arguments are JSON literals, or strings when they are not JSON.\nA remote exception is printed on stderr (exit code 1).\n\nExamples:\n  netkit rpc 127.0.0.1:17000 add 2 3 --authkey peekaboo\n  netkit rpc 127.0.0.1:17000 add '[1]' '[2, 3]'\n  netkit rpc 127.0.0.1:17000 sub --kwarg x=10 --kwarg y=4"
     )]
     Rpc(RpcArgs),
+    /// Call an XML-RPC method (recipe 6): ARGs are JSON literals (strings otherwise), the
+    /// answer is printed as JSON
+    #[command(
+        after_help = "Examples:\n  netkit xmlrpc http://localhost:15000 set spam '[1, 2, 3]'\n  netkit xmlrpc http://localhost:15000 get spam        # [1,2,3]\n  netkit xmlrpc http://localhost:15000 system.listMethods\n  netkit xmlrpc https://localhost:15000 keys --cacert certs/ca.pem\n\nJSON for the types JSON lacks: {\"$datetime\": \"20240229T13:05:09\"}, {\"$base64\": \"aGk=\"},\n{\"$double\": \"inf\"}. A fault is printed on stderr, exit code 1."
+    )]
+    Xmlrpc(XmlrpcArgs),
+    /// Use recipe 6's key-value server: get, set, delete, exists, keys
+    #[command(
+        after_help = "Examples:\n  netkit kv http://localhost:15000 set foo bar\n  netkit kv http://localhost:15000 set spam '[1, 2, 3]'   # VALUE: JSON, else a string\n  netkit kv http://localhost:15000 get spam                # [1,2,3]\n  netkit kv http://localhost:15000 keys                    # one key a line\n  netkit kv http://localhost:15000 exists spam             # true\n  netkit kv http://localhost:15000 delete spam\n\nA missing key is an error (exit code 1), as in the recipe."
+    )]
+    Kv(KvArgs),
     /// Networks and addresses, answered exactly like Python's ipaddress (recipe 4)
     Cidr(netkit::cidr::cli::CidrArgs),
     /// TLS tools
@@ -248,6 +261,154 @@ impl ClientTlsArgs {
             self.servername.clone(),
         )?))
     }
+}
+
+#[derive(Args, Debug)]
+struct XmlrpcArgs {
+    /// Server URL, e.g. http://localhost:15000 (path /RPC2 when none is given)
+    url: String,
+    /// Method name, e.g. get or system.listMethods
+    method: String,
+    /// Parameters: JSON literals (42, true, null, [1,2], {"a":1}); anything else is a string
+    #[arg(allow_hyphen_values = true)]
+    args: Vec<String>,
+    #[command(flatten)]
+    connection: XmlrpcConnectionArgs,
+}
+
+#[derive(Args, Debug)]
+struct XmlrpcConnectionArgs {
+    /// CA certificate(s) to trust for https:// (PEM) [default: the system's]
+    #[arg(long, value_name = "PEM", global = true)]
+    cacert: Option<PathBuf>,
+    /// Client certificate (PEM), for servers started with --tls-client-ca
+    #[arg(long, value_name = "PEM", requires = "client_key", global = true)]
+    cert: Option<PathBuf>,
+    /// Private key of --cert (PEM)
+    #[arg(long = "key", value_name = "PEM", requires = "cert", global = true)]
+    client_key: Option<PathBuf>,
+    /// Seconds to wait for the connection and each answer
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, global = true)]
+    timeout: f64,
+}
+
+impl XmlrpcConnectionArgs {
+    fn client(&self, url: &str) -> Result<client::xmlrpc::XmlRpcClient, Failure> {
+        let tls = if url.starts_with("https://") {
+            let files = ClientTlsFiles {
+                ca: self.cacert.clone(),
+                cert: self.cert.clone(),
+                key: self.client_key.clone(),
+            };
+            Some(ClientTls::from_files(&files, None).map_err(usage)?)
+        } else if self.cacert.is_some() || self.cert.is_some() {
+            return Err(usage(anyhow::anyhow!(
+                "--cacert and --cert need an https:// URL"
+            )));
+        } else {
+            None
+        };
+        let timeout = seconds("--timeout", self.timeout).map_err(usage)?;
+        client::xmlrpc::XmlRpcClient::new(url, tls, timeout).map_err(usage)
+    }
+}
+
+#[derive(Args, Debug)]
+struct KvArgs {
+    /// Server URL, e.g. http://localhost:15000
+    url: String,
+    #[command(subcommand)]
+    op: KvOp,
+    /// Print answers as JSON (keys as one array)
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(flatten)]
+    connection: XmlrpcConnectionArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum KvOp {
+    /// Print the value of KEY (strings as they are, other values as JSON)
+    Get { key: String },
+    /// Set KEY to VALUE: a JSON literal, or else the string itself
+    Set {
+        key: String,
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
+    /// Delete KEY
+    Delete { key: String },
+    /// Print true or false
+    Exists { key: String },
+    /// Print every key, one a line, in insertion order
+    Keys,
+}
+
+/// A command-line argument as an XML-RPC value: JSON if it parses, else the string.
+fn arg_value(text: &str) -> Result<netkit::proto::xmlrpc::Value, Failure> {
+    use netkit::proto::xmlrpc::{from_json, Value};
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(json) => from_json(&json).map_err(usage),
+        Err(_) => Ok(Value::from(text)),
+    }
+}
+
+fn json_line(value: &netkit::proto::xmlrpc::Value) -> String {
+    serde_json::to_string(&netkit::proto::xmlrpc::to_json(value)).unwrap_or_default()
+}
+
+/// Strings as they are (for people and shell scripts), anything else as JSON.
+fn plain_line(value: &netkit::proto::xmlrpc::Value) -> String {
+    match value.as_str() {
+        Some(s) => s.to_string(),
+        None => json_line(value),
+    }
+}
+
+fn run_kv(args: KvArgs) -> Result<(), Failure> {
+    use netkit::proto::xmlrpc::Value;
+    let mut client = args.connection.client(&args.url)?;
+    let show = |v: &Value| {
+        if args.json {
+            json_line(v)
+        } else {
+            plain_line(v)
+        }
+    };
+    runtime()?.block_on(async {
+        match &args.op {
+            KvOp::Get { key } => {
+                let value = client.call("get", &[Value::from(key.as_str())]).await?;
+                println!("{}", show(&value));
+            }
+            KvOp::Set { key, value } => {
+                client
+                    .call("set", &[Value::from(key.as_str()), arg_value(value)?])
+                    .await?;
+            }
+            KvOp::Delete { key } => {
+                client.call("delete", &[Value::from(key.as_str())]).await?;
+            }
+            KvOp::Exists { key } => {
+                let value = client.call("exists", &[Value::from(key.as_str())]).await?;
+                println!("{}", json_line(&value));
+            }
+            KvOp::Keys => {
+                let keys = client.call("keys", &[]).await?;
+                match (&keys, args.json) {
+                    (Value::Array(items), false) => {
+                        use std::io::Write;
+                        let mut out = std::io::stdout().lock();
+                        for key in items {
+                            let _ = writeln!(out, "{}", plain_line(key));
+                        }
+                    }
+                    _ => println!("{}", json_line(&keys)),
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 #[derive(Args, Debug)]
@@ -452,6 +613,18 @@ enum BenchCommand {
         addr: String,
         #[command(flatten)]
         load: LoadArgs,
+    },
+    /// set and get calls against an XML-RPC key-value server (recipe 6), keep-alive
+    #[command(
+        after_help = "Example:\n  netkit bench xmlrpc http://127.0.0.1:15000 --connections 16 --duration 10"
+    )]
+    Xmlrpc {
+        url: String,
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Bytes of each stored string value
+        #[arg(short, long, default_value_t = 16)]
+        size: usize,
     },
     /// Hold many idle connections to an echo server, then check each still echoes
     #[command(
@@ -686,6 +859,17 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
                 println!("{}", path.display());
             }
         }
+        Command::Xmlrpc(args) => {
+            let mut client = args.connection.client(&args.url)?;
+            let params = args
+                .args
+                .iter()
+                .map(|a| arg_value(a))
+                .collect::<Result<Vec<_>, _>>()?;
+            let value = runtime()?.block_on(client.call(&args.method, &params))?;
+            println!("{}", json_line(&value));
+        }
+        Command::Kv(args) => run_kv(args)?,
         Command::Cidr(args) => return Ok(netkit::cidr::cli::run(args)?),
         Command::Conn(args) => run_conn(args)?,
         Command::Rpc(args) => return run_rpc(args),
@@ -989,6 +1173,12 @@ fn run_bench(command: BenchCommand) -> Result<(), Failure> {
             let json = load.json;
             let load = load.load().map_err(usage)?;
             let report = runtime()?.block_on(netkit::bench::time(&addr, &load))?;
+            print(&report, json);
+        }
+        BenchCommand::Xmlrpc { url, load, size } => {
+            let json = load.json;
+            let load = load.load().map_err(usage)?;
+            let report = runtime()?.block_on(netkit::bench::xmlrpc(&url, &load, size))?;
             print(&report, json);
         }
         BenchCommand::Idle {

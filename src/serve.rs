@@ -30,6 +30,8 @@ pub enum StartupError {
     },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error("xmlrpc: cannot open the store: {0}")]
+    Store(crate::kv::StoreError),
     #[error("{service}: {source}")]
     Tls {
         service: &'static str,
@@ -43,6 +45,7 @@ enum Listener {
     Time(UdpSocket),
     Conn(TcpListener, TcpOptions),
     Rpc(TcpListener, TcpOptions),
+    Xmlrpc(TcpListener, TcpOptions, crate::kv::Store),
     Handoff(handoff::service::Handoff),
     /// Echo served by `--workers` processes.
     EchoWorkers(handoff::supervisor::Supervisor),
@@ -102,6 +105,7 @@ impl Server {
             (Service::Time, &config.time),
             (Service::Conn, &config.conn),
             (Service::Rpc, &config.rpc),
+            (Service::Xmlrpc, &config.xmlrpc),
         ] {
             let Some(addr) = addr else { continue };
             let socket_addr = resolve(service, addr).await?;
@@ -150,6 +154,15 @@ impl Server {
                     let (listener, local_addr) = tcp().await?;
                     (Listener::Rpc(listener, tcp_options), local_addr)
                 }
+                Service::Xmlrpc => {
+                    let (listener, local_addr) = tcp().await?;
+                    // Opened before anything starts: a store that can't be opened (locked
+                    // by another process, unreadable) stops the start like a busy port.
+                    let store = crate::kv::Store::open(&config.kv_store)
+                        .await
+                        .map_err(StartupError::Store)?;
+                    (Listener::Xmlrpc(listener, tcp_options, store), local_addr)
+                }
                 Service::Time => {
                     let socket = UdpSocket::bind(socket_addr).await.map_err(bind_error)?;
                     let local_addr = socket.local_addr().map_err(bind_error)?;
@@ -182,10 +195,12 @@ impl Server {
         self.services
             .iter()
             .map(|bound| {
-                let scheme = match (bound.service.is_tcp(), bound.tls) {
-                    (false, _) => "udp",
-                    (true, false) => "tcp",
-                    (true, true) => "tls",
+                let scheme = match (bound.service, bound.tls) {
+                    (Service::Time, _) => "udp",
+                    (Service::Xmlrpc, false) => "http",
+                    (Service::Xmlrpc, true) => "https",
+                    (_, false) => "tcp",
+                    (_, true) => "tls",
                 };
                 Listening {
                     service: bound.service.name(),
@@ -227,6 +242,17 @@ impl Server {
                         let functions = std::sync::Arc::new(RpcServer::with_recipe_functions());
                         service::rpc::run(listener, tcp_options, options, functions, lifecycle)
                             .await
+                    }
+                    Listener::Xmlrpc(listener, tcp_options, store) => {
+                        let options = service::xmlrpc::XmlRpcOptions {
+                            limits: crate::proto::xmlrpc::Limits {
+                                max_document_size: usize::try_from(config.limits.max_xmlrpc_size)
+                                    .unwrap_or(usize::MAX),
+                                ..Default::default()
+                            },
+                            idle_timeout: config.limits.idle_timeout,
+                        };
+                        service::xmlrpc::run(listener, tcp_options, options, store, lifecycle).await
                     }
                     Listener::Handoff(bound) => handoff::service::run(bound, lifecycle).await,
                     Listener::EchoWorkers(supervisor) => {

@@ -4,6 +4,7 @@
 pub mod conn;
 pub mod echo;
 pub mod time;
+pub mod xmlrpc;
 
 use crate::tls::{self, ClientTlsFiles, TlsError};
 use std::sync::Arc;

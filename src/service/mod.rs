@@ -6,6 +6,7 @@ pub mod conn;
 pub mod echo;
 pub mod rpc;
 pub mod time;
+pub mod xmlrpc;
 
 use std::future::Future;
 use std::io;

@@ -1,0 +1,417 @@
+//! Recipe 6's `KeyValueServer` over XML-RPC: `get set delete exists keys` with the exact
+//! answers and fault texts of CPython's `SimpleXMLRPCServer`, plus its introspection
+//! (`system.listMethods`, `system.methodHelp`, `system.methodSignature`) and
+//! `system.multicall`.
+//!
+//! The HTTP glue is kept to [`handle`] (hyper's http1 server on each connection of
+//! [`serve_tcp`]) so the dispatcher, [`dispatch`], can move onto the shared HTTP stack.
+
+use super::{serve_tcp, Lifecycle, TcpOptions};
+use crate::kv::{Store, StoreError};
+use crate::proto::xmlrpc::{
+    decode_multicall, encode_fault, encode_response, multicall_result, parse_call, py_repr,
+    python_exception_fault, Fault, Limits, MethodCall, Value, XmlRpcError,
+};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Python's `SimpleXMLRPCRequestHandler.encode_threshold`: replies longer than this are
+/// gzipped when the client accepts gzip.
+pub const GZIP_THRESHOLD: usize = 1400;
+
+/// The paths Python's handler serves (`rpc_paths`).
+const RPC_PATHS: [&str; 2] = ["/", "/RPC2"];
+
+#[derive(Debug, Clone)]
+pub struct XmlRpcOptions {
+    /// Caps on each request document (size also applies after gunzip).
+    pub limits: Limits,
+    /// Time a client gets to send a request's headers, and longest idle keep-alive.
+    pub idle_timeout: Duration,
+}
+
+impl Default for XmlRpcOptions {
+    fn default() -> Self {
+        XmlRpcOptions {
+            limits: Limits::default(),
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+struct State {
+    store: Store,
+    options: XmlRpcOptions,
+}
+
+/// Serves XML-RPC on `listener` until shutdown.
+pub async fn run(
+    listener: TcpListener,
+    tcp: TcpOptions,
+    options: XmlRpcOptions,
+    store: Store,
+    lifecycle: Lifecycle,
+) -> std::io::Result<()> {
+    let state = Arc::new(State { store, options });
+    let shutdown = lifecycle.shutdown.clone();
+    serve_tcp(listener, tcp, lifecycle, move |stream, peer| {
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        let idle_timeout = state.options.idle_timeout;
+        async move {
+            let service = service_fn(move |request| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(handle(request, &state).await) }
+            });
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(idle_timeout)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = shutdown.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "xmlrpc connection ended with an error");
+            }
+        }
+    })
+    .await
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn plain(status: StatusCode, text: &str) -> Reply {
+    let mut response = Response::new(Full::new(Bytes::from(text.to_owned())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// One HTTP request: what Python's `SimpleXMLRPCRequestHandler.do_POST` does with it.
+async fn handle(request: Request<Incoming>, state: &State) -> Reply {
+    if request.method() != Method::POST {
+        return plain(
+            StatusCode::NOT_IMPLEMENTED,
+            &format!("Unsupported method ({:?})\n", request.method().as_str()),
+        );
+    }
+    if !RPC_PATHS.contains(&request.uri().path()) {
+        return plain(StatusCode::NOT_FOUND, "No such page\n");
+    }
+    let limit = state.options.limits.max_document_size;
+    let encoding = request
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_else(|| "identity".into());
+    let gzipped = match encoding.as_str() {
+        "identity" => false,
+        "gzip" => true,
+        other => {
+            return plain(
+                StatusCode::NOT_IMPLEMENTED,
+                &format!("encoding {other:?} not supported\n"),
+            )
+        }
+    };
+    let accepts_gzip = accepts_gzip(request.headers().get(header::ACCEPT_ENCODING));
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    // Past the cap the body is not read: the fault goes back and the connection closes
+    // (the client reconnects for its next call).
+    let oversize = |size: u64| {
+        let fault = XmlRpcError::DocumentTooLarge {
+            size: usize::try_from(size).unwrap_or(usize::MAX),
+            limit,
+        }
+        .to_fault();
+        let mut reply = xml_reply(encode_fault(fault.code, &fault.string), accepts_gzip);
+        reply
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        reply
+    };
+    if let Some(size) = declared.filter(|&n| n > limit as u64) {
+        return oversize(size);
+    }
+    let body = match Limited::new(request.into_body(), limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) => {
+            if error.is::<http_body_util::LengthLimitError>() {
+                return oversize(limit as u64 + 1);
+            }
+            return plain(StatusCode::BAD_REQUEST, "could not read the request body\n");
+        }
+    };
+    let document = if gzipped {
+        match gunzip(&body, limit) {
+            Ok(Some(doc)) => Bytes::from(doc),
+            Ok(None) => return oversize(limit as u64 + 1),
+            Err(_) => return plain(StatusCode::BAD_REQUEST, "error decoding gzip content\n"),
+        }
+    } else {
+        body
+    };
+    let response = match parse_call(&document, &state.options.limits) {
+        Ok(call) => answer(dispatch(&state.store, call).await),
+        Err(error) => {
+            tracing::debug!(%error, "refused an XML-RPC document");
+            let fault = error.to_fault();
+            encode_fault(fault.code, &fault.string)
+        }
+    };
+    xml_reply(response, accepts_gzip)
+}
+
+fn answer(result: Result<Value, Fault>) -> Vec<u8> {
+    match result {
+        Ok(value) => encode_response(&value),
+        Err(fault) => encode_fault(fault.code, &fault.string),
+    }
+}
+
+fn xml_reply(body: Vec<u8>, accepts_gzip: bool) -> Reply {
+    let (body, gzipped) = if accepts_gzip && body.len() > GZIP_THRESHOLD {
+        match gzip(&body) {
+            Ok(z) => (z, true),
+            Err(_) => (body, false),
+        }
+    } else {
+        (body, false)
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if gzipped {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
+}
+
+/// Whether `Accept-Encoding` names gzip with a non-zero q (as Python's `accept_encodings`).
+fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
+    let Some(text) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    text.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        if !coding.eq_ignore_ascii_case("gzip") {
+            return false;
+        }
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .next()
+            .and_then(|q| q.trim().parse::<f64>().ok())
+            .unwrap_or(1.0);
+        q > 0.0
+    })
+}
+
+fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data)?;
+    encoder.finish()
+}
+
+/// The gunzipped body, `None` if it inflates past `limit` (a gzip bomb stops there).
+fn gunzip(data: &[u8], limit: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)?;
+    Ok((out.len() <= limit).then_some(out))
+}
+
+/// The methods, as `system.listMethods` lists them (sorted).
+pub const METHODS: [&str; 9] = [
+    "delete",
+    "exists",
+    "get",
+    "keys",
+    "set",
+    "system.listMethods",
+    "system.methodHelp",
+    "system.methodSignature",
+    "system.multicall",
+];
+
+/// Python's docstrings for the `system.*` methods (the recipe's own methods have none).
+fn method_help(name: &str) -> &'static str {
+    match name {
+        "system.listMethods" => "system.listMethods() => ['add', 'subtract', 'multiple']\n\nReturns a list of the methods supported by the server.",
+        "system.methodHelp" => "system.methodHelp('add') => \"Adds two integers together\"\n\nReturns a string containing documentation for the specified method.",
+        "system.methodSignature" => "system.methodSignature('add') => [double, int, int]\n\nReturns a list describing the signature of the method. In the\nabove example, the add method takes two integers as arguments\nand returns a double result.\n\nThis server does NOT support system.methodSignature.",
+        "system.multicall" => "system.multicall([{'methodName': 'add', 'params': [2, 2]}, ...]) => [[4], ...]\n\nAllows the caller to package multiple XML-RPC calls into a single\nrequest.\n\nSee http://www.xmlrpc.com/discuss/msgReader$1208",
+        _ => "",
+    }
+}
+
+/// Python 3.10+'s `TypeError` for a call with the wrong number of arguments.
+fn arity<const N: usize>(
+    function: &str,
+    names: [&str; N],
+    params: Vec<Value>,
+) -> Result<[Value; N], Fault> {
+    let given = params.len();
+    match <[Value; N]>::try_from(params) {
+        Ok(args) => Ok(args),
+        Err(_) if given < N => {
+            let missing: Vec<String> = names[given..].iter().map(|n| format!("'{n}'")).collect();
+            let list = match missing.as_slice() {
+                [one] => one.clone(),
+                [init @ .., last] => format!("{} and {last}", init.join(", ")),
+                [] => String::new(),
+            };
+            let plural = if missing.len() == 1 {
+                "argument"
+            } else {
+                "arguments"
+            };
+            Err(python_exception_fault(
+                "TypeError",
+                &format!(
+                    "{function}() missing {} required positional {plural}: {list}",
+                    missing.len()
+                ),
+            ))
+        }
+        Err(_) => {
+            let takes = N + 1;
+            let plural = if takes == 1 { "argument" } else { "arguments" };
+            Err(python_exception_fault(
+                "TypeError",
+                &format!(
+                    "{function}() takes {takes} positional {plural} but {} were given",
+                    given + 1
+                ),
+            ))
+        }
+    }
+}
+
+fn store_fault(error: StoreError) -> Fault {
+    match error {
+        StoreError::Unhashable(t) => {
+            python_exception_fault("TypeError", &format!("unhashable type: '{t}'"))
+        }
+        StoreError::Backend(message) => {
+            tracing::error!(%message, "kv store failed");
+            python_exception_fault("OSError", &message)
+        }
+    }
+}
+
+fn key_error(key: &Value) -> Fault {
+    python_exception_fault("KeyError", &py_repr(key))
+}
+
+/// Runs one call against `store`: the value to answer or the fault, exactly as the
+/// recipe's server (with introspection and multicall registered) would.
+pub fn dispatch<'a>(
+    store: &'a Store,
+    call: MethodCall,
+) -> Pin<Box<dyn Future<Output = Result<Value, Fault>> + Send + 'a>> {
+    Box::pin(async move {
+        let MethodCall { name, params } = call;
+        match name.as_str() {
+            "get" => {
+                let [key] = arity("KeyValueServer.get", ["name"], params)?;
+                match store.get(&key).await.map_err(store_fault)? {
+                    Some(value) => Ok(value),
+                    None => Err(key_error(&key)),
+                }
+            }
+            "set" => {
+                let [key, value] = arity("KeyValueServer.set", ["name", "value"], params)?;
+                store.set(key, value).await.map_err(store_fault)?;
+                Ok(Value::Nil)
+            }
+            "delete" => {
+                let [key] = arity("KeyValueServer.delete", ["name"], params)?;
+                if store.delete(&key).await.map_err(store_fault)? {
+                    Ok(Value::Nil)
+                } else {
+                    Err(key_error(&key))
+                }
+            }
+            "exists" => {
+                let [key] = arity("KeyValueServer.exists", ["name"], params)?;
+                Ok(Value::Bool(store.exists(&key).await.map_err(store_fault)?))
+            }
+            "keys" => {
+                let [] = arity("KeyValueServer.keys", [], params)?;
+                Ok(Value::Array(store.keys().await.map_err(store_fault)?))
+            }
+            "system.listMethods" => {
+                let [] = arity("SimpleXMLRPCDispatcher.system_listMethods", [], params)?;
+                Ok(Value::Array(
+                    METHODS.iter().map(|m| Value::from(*m)).collect(),
+                ))
+            }
+            "system.methodHelp" => {
+                let [method] = arity(
+                    "SimpleXMLRPCDispatcher.system_methodHelp",
+                    ["method_name"],
+                    params,
+                )?;
+                crate::kv::KeyId::of(&method).map_err(store_fault)?;
+                Ok(Value::from(method.as_str().map(method_help).unwrap_or("")))
+            }
+            "system.methodSignature" => {
+                let [_] = arity(
+                    "SimpleXMLRPCDispatcher.system_methodSignature",
+                    ["method_name"],
+                    params,
+                )?;
+                Ok(Value::from("signatures not supported"))
+            }
+            "system.multicall" => {
+                let multicall = decode_multicall(&params)?;
+                let mut results = Vec::with_capacity(multicall.calls.len());
+                for call in multicall.calls {
+                    results.push(match call {
+                        Ok(call) => dispatch(store, call).await,
+                        Err(fault) => Err(fault),
+                    });
+                }
+                match multicall.abort {
+                    Some(fault) => Err(fault),
+                    None => Ok(multicall_result(results)),
+                }
+            }
+            other => Err(python_exception_fault(
+                "Exception",
+                &format!("method \"{other}\" is not supported"),
+            )),
+        }
+    })
+}
