@@ -11,6 +11,8 @@ use std::time::Duration;
 /// The recipes' own ports, on loopback: a default install exposes nothing to the network.
 pub const DEFAULT_ECHO: &str = "127.0.0.1:20000";
 pub const DEFAULT_TIME: &str = "127.0.0.1:20000";
+/// The recipe's wsgiref port.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
 pub const DEFAULT_GRACE_SECS: f64 = 10.0;
@@ -23,15 +25,17 @@ pub const DEFAULT_MAX_FRAME: u64 = 64 * 1024 * 1024;
 pub enum Service {
     Echo,
     Time,
+    Http,
 }
 
 impl Service {
-    pub const ALL: [Service; 2] = [Service::Echo, Service::Time];
+    pub const ALL: [Service; 3] = [Service::Echo, Service::Time, Service::Http];
 
     pub fn name(self) -> &'static str {
         match self {
             Service::Echo => "echo",
             Service::Time => "time",
+            Service::Http => "http",
         }
     }
 
@@ -62,6 +66,14 @@ pub struct ServeArgs {
     /// [default when given alone: 127.0.0.1:20000]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_TIME)]
     pub time: Option<String>,
+
+    /// Serve HTTP: httpbin and recipe 5's /hello and /localtime on ADDR
+    /// [default when given alone: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_HTTP)]
+    pub http: Option<String>,
+
+    #[command(flatten)]
+    pub http_limits: crate::service::http::HttpArgs,
 
     /// Require recipe 9's HMAC challenge on the echo service, with this shared key
     #[arg(long, value_name = "KEY", conflicts_with = "hmac_key_file")]
@@ -120,6 +132,7 @@ pub struct ServeArgs {
 struct FileConfig {
     echo: Option<String>,
     time: Option<String>,
+    http: Option<String>,
     hmac_key: Option<String>,
     hmac_key_file: Option<PathBuf>,
     hmac_digest: Option<String>,
@@ -197,6 +210,8 @@ pub struct Limits {
 pub struct Config {
     pub echo: Option<String>,
     pub time: Option<String>,
+    pub http: Option<String>,
+    pub http_options: crate::service::http::HttpOptions,
     pub hmac: Option<HmacAuth>,
     pub tls: Option<TlsSettings>,
     pub limits: Limits,
@@ -213,11 +228,13 @@ impl Config {
         };
         let mut echo = args.echo.clone().or(file.echo);
         let mut time = args.time.clone().or(file.time);
-        if echo.is_none() && time.is_none() {
+        let mut http = args.http.clone().or(file.http);
+        if echo.is_none() && time.is_none() && http.is_none() {
             echo = Some(DEFAULT_ECHO.into());
             time = Some(DEFAULT_TIME.into());
+            http = Some(DEFAULT_HTTP.into());
         }
-        for (flag, addr) in [("--echo", &echo), ("--time", &time)] {
+        for (flag, addr) in [("--echo", &echo), ("--time", &time), ("--http", &http)] {
             if let Some(addr) = addr {
                 check_addr(flag, addr)?;
             }
@@ -267,11 +284,15 @@ impl Config {
             (None, None) => None,
         };
 
-        let started: Vec<Service> = [(Service::Echo, &echo), (Service::Time, &time)]
-            .into_iter()
-            .filter(|(_, addr)| addr.is_some())
-            .map(|(s, _)| s)
-            .collect();
+        let started: Vec<Service> = [
+            (Service::Echo, &echo),
+            (Service::Time, &time),
+            (Service::Http, &http),
+        ]
+        .into_iter()
+        .filter(|(_, addr)| addr.is_some())
+        .map(|(s, _)| s)
+        .collect();
         let tls = tls_settings(
             args.tls_cert.clone().or(file.tls_cert),
             args.tls_key.clone().or(file.tls_key),
@@ -319,9 +340,15 @@ impl Config {
             max_frame,
         };
         let grace = seconds("--grace", args.grace.or(file.grace), DEFAULT_GRACE_SECS)?;
+        let http_options = args
+            .http_limits
+            .options()
+            .map_err(|(flag, message)| invalid(flag, message))?;
         Ok(Config {
             echo,
             time,
+            http,
+            http_options,
             hmac,
             tls,
             limits,
@@ -487,6 +514,8 @@ mod tests {
         let config = Config::from_args(&ServeArgs::default()).unwrap();
         assert_eq!(config.echo.as_deref(), Some(DEFAULT_ECHO));
         assert_eq!(config.time.as_deref(), Some(DEFAULT_TIME));
+        assert_eq!(config.http.as_deref(), Some(DEFAULT_HTTP));
+        assert_eq!(config.http_options.max_body, 16 * 1024 * 1024);
         assert_eq!(config.grace, Duration::from_secs(10));
         assert_eq!(config.limits.max_frame, 64 * 1024 * 1024);
         assert_eq!(config.hmac, None);
@@ -559,7 +588,7 @@ mod tests {
                     tls: Some("time".into()),
                     ..Default::default()
                 },
-                "--tls: \"time\" is not a TCP service (choose from echo)",
+                "--tls: \"time\" is not a TCP service (choose from echo, http)",
             ),
             (
                 ServeArgs {
@@ -616,7 +645,10 @@ mod tests {
             ..Default::default()
         };
         let config = Config::from_args(&args).unwrap();
-        assert_eq!(config.tls.as_ref().unwrap().services, vec![Service::Echo]);
+        assert_eq!(
+            config.tls.as_ref().unwrap().services,
+            vec![Service::Echo, Service::Http]
+        );
         assert!(config.tls_for(Service::Echo).is_some());
         assert!(config.tls_for(Service::Time).is_none());
     }

@@ -39,6 +39,7 @@ pub enum StartupError {
 enum Listener {
     Echo(TcpListener, TcpOptions),
     Time(UdpSocket),
+    Http(TcpListener, TcpOptions),
 }
 
 struct BoundService {
@@ -90,7 +91,11 @@ impl Server {
     /// (closes) everything bound so far.
     pub async fn bind(config: Config) -> Result<Server, StartupError> {
         let mut services = Vec::new();
-        for (service, addr) in [(Service::Echo, &config.echo), (Service::Time, &config.time)] {
+        for (service, addr) in [
+            (Service::Echo, &config.echo),
+            (Service::Time, &config.time),
+            (Service::Http, &config.http),
+        ] {
             let Some(addr) = addr else { continue };
             let socket_addr = resolve(service, addr).await?;
             let bind_error = |source| StartupError::Bind {
@@ -99,12 +104,19 @@ impl Server {
                 source,
             };
             let tls_acceptor = match config.tls_for(service) {
-                Some(files) => Some(TlsAcceptor::from(tls::server_config(files, &[]).map_err(
-                    |source| StartupError::Tls {
-                        service: service.name(),
-                        source,
-                    },
-                )?)),
+                Some(files) => {
+                    // HTTP offers h2 first so that TLS clients that can get HTTP/2.
+                    let alpn: &[&[u8]] = match service {
+                        Service::Http => &[b"h2", b"http/1.1"],
+                        _ => &[],
+                    };
+                    Some(TlsAcceptor::from(tls::server_config(files, alpn).map_err(
+                        |source| StartupError::Tls {
+                            service: service.name(),
+                            source,
+                        },
+                    )?))
+                }
                 None => None,
             };
             let tls = tls_acceptor.is_some();
@@ -125,6 +137,11 @@ impl Server {
                     let local_addr = socket.local_addr().map_err(bind_error)?;
                     (Listener::Time(socket), local_addr)
                 }
+                Service::Http => {
+                    let listener = TcpListener::bind(socket_addr).await.map_err(bind_error)?;
+                    let local_addr = listener.local_addr().map_err(bind_error)?;
+                    (Listener::Http(listener, tcp_options), local_addr)
+                }
             };
             services.push(BoundService {
                 service,
@@ -143,6 +160,8 @@ impl Server {
             .map(|bound| {
                 let scheme = match (bound.service.is_tcp(), bound.tls) {
                     (false, _) => "udp",
+                    (true, false) if bound.service == Service::Http => "http",
+                    (true, true) if bound.service == Service::Http => "https",
                     (true, false) => "tcp",
                     (true, true) => "tls",
                 };
@@ -175,6 +194,11 @@ impl Server {
                     }
                     Listener::Time(socket) => {
                         service::time::run(socket, Default::default(), lifecycle).await
+                    }
+                    Listener::Http(listener, tcp_options) => {
+                        let mut options = config.http_options.clone();
+                        options.idle_timeout = config.limits.idle_timeout;
+                        service::http::run(listener, tcp_options, options, lifecycle).await
                     }
                 };
                 if let Err(error) = result {

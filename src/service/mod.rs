@@ -3,6 +3,7 @@
 //! TLS handshakes, and tracking connections for a graceful shutdown.
 
 pub mod echo;
+pub mod http;
 pub mod time;
 
 use std::future::Future;
