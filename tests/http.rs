@@ -1,0 +1,313 @@
+//! `serve --http` (recipes 1 and 5) over real sockets: httpbin's endpoints checked by
+//! Python's stdlib clients, recipe 5's documents compared with the recipe's own wsgiref
+//! server, TLS with ALPN, and hostile requests (431, 413, 400, slowloris, garbage).
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+const CHECK_HTTPBIN: &str = include_str!("http_python/check_httpbin.py");
+
+fn http_serve(extra: &[&str]) -> Served {
+    let mut args = vec!["--http", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    serve(&args, 1)
+}
+
+#[test]
+fn listening_line_says_http() {
+    let server = http_serve(&[]);
+    assert!(
+        server.lines[0].starts_with("netkit: http listening on http://127.0.0.1:"),
+        "{:?}",
+        server.lines
+    );
+}
+
+#[test]
+fn httpbin_endpoints_with_every_python_stdlib_client() {
+    let server = http_serve(&[]);
+    let base = format!("http://{}", server.addr("http"));
+    for py in pythons() {
+        let out = python(&py, CHECK_HTTPBIN, &[&base]);
+        assert_eq!(out.trim(), "ok", "{}", py.display());
+    }
+}
+
+/// A raw HTTP/1.1 exchange: sends `request`, returns everything until the server closes.
+fn raw(addr: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // The server may answer and close before it has read all of a hostile request.
+    let _ = stream.write_all(request);
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn get(addr: &str, target: &str) -> String {
+    raw(
+        addr,
+        format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+fn body_of(response: &str) -> &str {
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or("")
+}
+
+fn header_of<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    response.split("\r\n\r\n").next()?.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+#[test]
+fn hello_and_localtime_match_the_recipe_server() {
+    let recipe = PythonServer::start(include_str!("../bench/python/rest_server.py"), &[]);
+    let server = http_serve(&[]);
+    let ours = server.addr("http");
+    for target in [
+        "/hello?name=World",
+        "/hello",
+        "/hello?name=a&name=b",
+        "/nope",
+    ] {
+        let theirs = get(&recipe.addr(), target);
+        let mine = get(ours, target);
+        assert_eq!(body_of(&mine), body_of(&theirs), "{target}");
+        assert_eq!(
+            header_of(&mine, "content-type"),
+            header_of(&theirs, "content-type"),
+            "{target}"
+        );
+        assert_eq!(&mine[9..12], &theirs[9..12], "{target}"); // status code (wsgiref is 1.0)
+    }
+    // /localtime: the same document, field for field, up to the clock ticking.
+    let strip = |doc: &str| -> Vec<String> {
+        doc.lines()
+            .map(|l| {
+                let open = l.trim_start();
+                match open.find('>') {
+                    Some(i) if open.starts_with("<") && open[i..].contains("</") => {
+                        open[..=i].to_string()
+                    }
+                    _ => l.to_string(),
+                }
+            })
+            .collect()
+    };
+    let theirs = get(&recipe.addr(), "/localtime");
+    let mine = get(ours, "/localtime");
+    assert_eq!(strip(body_of(&mine)), strip(body_of(&theirs)));
+    assert_eq!(header_of(&mine, "content-type"), Some("application/html"));
+    let year = jiff::Zoned::now().year().to_string();
+    assert!(body_of(&mine).contains(&format!("<year>{year}</year>")));
+}
+
+#[test]
+fn hello_escapes_name_and_reads_forms() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let response = get(addr, "/hello?name=%3Cscript%3Ealert(1)%3C/script%3E");
+    assert!(
+        body_of(&response).contains("<h1>Hello &lt;script&gt;alert(1)&lt;/script&gt;!</h1>"),
+        "{response}"
+    );
+    let form = "name=Form+User";
+    let response = raw(
+        addr,
+        format!(
+            "POST /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        )
+        .as_bytes(),
+    );
+    assert!(body_of(&response).contains("<title>Hello Form User</title>"));
+    let multipart =
+        "--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nMulti\r\n--b--\r\n";
+    let response = raw(
+        addr,
+        format!(
+            "POST /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\
+             Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {}\r\n\r\n{multipart}",
+            multipart.len()
+        )
+        .as_bytes(),
+    );
+    assert!(
+        body_of(&response).contains("<h1>Hello Multi!</h1>"),
+        "{response}"
+    );
+}
+
+#[test]
+fn hostile_requests_get_http_errors_not_crashes() {
+    let server = http_serve(&["--http-max-body", "1KiB", "--http-max-headers", "20"]);
+    let addr = server.addr("http");
+
+    // Head over 64 KiB: 431.
+    let huge = format!(
+        "GET /get HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    assert!(raw(addr, huge.as_bytes()).starts_with("HTTP/1.1 431 "));
+    // Too many headers: 431.
+    let many: String = (0..50).map(|i| format!("X-{i}: v\r\n")).collect();
+    let request = format!("GET /get HTTP/1.1\r\nHost: h\r\n{many}\r\n");
+    assert!(raw(addr, request.as_bytes()).starts_with("HTTP/1.1 431 "));
+
+    // Declared body over the cap: 413 without reading it; chunked over the cap: 413.
+    let request = "POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n";
+    assert!(raw(addr, request.as_bytes()).starts_with("HTTP/1.1 413 "));
+    let chunk = format!("800\r\n{}\r\n", "x".repeat(0x800));
+    let request = format!(
+        "POST /post HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunk}0\r\n\r\n"
+    );
+    assert!(raw(addr, request.as_bytes()).starts_with("HTTP/1.1 413 "));
+
+    // Malformed request line and pipelined garbage: 400, then closed.
+    assert!(raw(addr, b"GARBAGE\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    let pipelined = b"GET /get HTTP/1.1\r\nHost: h\r\n\r\n\x00\x01\x02 nonsense \xff\r\n\r\n";
+    let out = raw(addr, pipelined);
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(out.contains("HTTP/1.1 400 "), "{out}");
+
+    // Still serving.
+    assert!(get(addr, "/get").starts_with("HTTP/1.1 200 "));
+}
+
+#[test]
+fn slowloris_is_closed_at_the_header_timeout() {
+    let server = http_serve(&["--http-header-timeout", "0.5"]);
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET /get HTTP/1.1\r\nHost: h\r\n")
+        .unwrap();
+    // Trickle a header byte now and then; the server must give up on its own.
+    let mut out = Vec::new();
+    let mut closed = false;
+    for _ in 0..300 {
+        if stream.write_all(b"X").is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        stream.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 1024];
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+        stream.set_nonblocking(false).unwrap();
+    }
+    assert!(
+        closed,
+        "connection still open; got {:?}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
+fn delay_and_redirect_caps() {
+    let server = http_serve(&[
+        "--http-max-delay",
+        "0",
+        "--http-allow-redirect",
+        "example.com",
+    ]);
+    let addr = server.addr("http");
+    // /delay/60 is cut to the cap (0 s) and answers at once.
+    assert!(get(addr, "/delay/60").starts_with("HTTP/1.1 200 "));
+    let out = get(addr, "/redirect-to?url=https://example.com/x");
+    assert!(out.starts_with("HTTP/1.1 302 "), "{out}");
+    assert_eq!(header_of(&out, "location"), Some("https://example.com/x"));
+    assert!(get(addr, "/redirect-to?url=https://evil.example/").starts_with("HTTP/1.1 403 "));
+}
+
+fn gen_certs(dir: &Path) {
+    let out = netkit(&["tls", "gen-cert", "--out", dir.to_str().unwrap()], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const PY_HTTPS: &str = r#"
+import json, ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+with urllib.request.urlopen(sys.argv[1] + "/get?x=1", context=ctx, timeout=30) as r:
+    doc = json.load(r)
+assert doc["url"] == sys.argv[1] + "/get?x=1", doc
+assert doc["args"] == {"x": "1"}, doc
+import socket
+ctx.set_alpn_protocols(["h2", "http/1.1"])
+with socket.create_connection(("127.0.0.1", int(sys.argv[1].rsplit(":", 1)[1])), timeout=30) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        print(s.selected_alpn_protocol())
+"#;
+
+#[test]
+fn https_with_alpn_h2() {
+    let dir = tempfile::tempdir().unwrap();
+    gen_certs(dir.path());
+    let cert = dir.path().join("server.pem");
+    let key = dir.path().join("server.key");
+    let server = serve(
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        1,
+    );
+    let url = &server.urls["http"];
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let base = url.replace("127.0.0.1", "localhost");
+    let ca = dir.path().join("ca.pem");
+    let out = python(&"python3".into(), PY_HTTPS, &[&base, ca.to_str().unwrap()]);
+    assert_eq!(out.trim(), "h2");
+}
+
+#[test]
+fn sigterm_drains_keep_alive_connections() {
+    let mut server = http_serve(&[]);
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET /get HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200 "));
+    server.signal("TERM");
+    let (code, _) = server.wait_exit(Duration::from_secs(20));
+    assert_eq!(code, Some(0));
+}
