@@ -221,6 +221,28 @@ for _ in range(3):
     resp.read()
 conn.close()
 
+# Digest auth: urllib's own handler (MD5, qop=auth), then SHA-256 with qop=auth-int by hand.
+mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+mgr.add_password(None, BASE, "user", "pw")
+opener = urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(mgr))
+with opener.open(BASE + "/digest-auth/auth/user/pw", timeout=30) as resp:
+    check("digest md5", (resp.status, json.loads(resp.read())), (200, {"authenticated": True, "user": "user"}))
+status, headers, _ = fetch("/digest-auth/auth-int/user/pw/SHA-256")
+challenge = headers["WWW-Authenticate"]
+check("digest challenge", (status, challenge.startswith('Digest realm="me@kennethreitz.com", nonce="'), "algorithm=SHA-256" in challenge, 'qop="auth-int"' in challenge), (401, True, True, True))
+import hashlib, re
+nonce = re.search(r'nonce="([^"]+)"', challenge).group(1)
+h = lambda t: hashlib.sha256(t).hexdigest()
+uri, body_bytes = "/digest-auth/auth-int/user/pw/SHA-256", b"payload"
+ha1 = h(b"user:me@kennethreitz.com:pw")
+ha2 = h(("POST:%s:%s" % (uri, h(body_bytes))).encode())
+resp_hash = h(("%s:%s:00000001:abc:auth-int:%s" % (ha1, nonce, ha2)).encode())
+auth = 'Digest username="user", realm="me@kennethreitz.com", nonce="%s", uri="%s", qop=auth-int, nc=00000001, cnonce="abc", response="%s", algorithm=SHA-256' % (nonce, uri, resp_hash)
+status, _, body = fetch(uri, data=body_bytes, headers={"Authorization": auth, "Content-Type": "text/plain"})
+check("digest sha-256 auth-int", (status, json.loads(body)["authenticated"]), (200, True))
+status, _, _ = fetch(uri, data=b"tampered", headers={"Authorization": auth, "Content-Type": "text/plain"})
+check("digest auth-int tampered body", status, 401)
+
 # Unknown paths: the recipe's 404.
 status, headers, body = fetch("/no/such/path")
 check("404", (status, headers["Content-Type"], body), (404, "text/plain", b"Not Found"))

@@ -2,6 +2,8 @@
 //! httpbin's endpoints read (Range, Cookie, Basic credentials, weighted status lists) and
 //! the name/value conventions of its JSON replies. Strings in, values out; no sockets.
 
+pub mod digest;
+
 use base64::Engine;
 
 /// A header name as Python httpbin prints it (werkzeug's `str.title()` of the WSGI name):

@@ -66,6 +66,13 @@ pub async fn route(req: Req, state: &State) -> Response {
             to!(GET, auth::basic(&req, user, password, true))
         }
         ["bearer"] => to!(GET, auth::bearer(&req)),
+        ["digest-auth", qop, user, password] => {
+            to!(ANY, auth::digest(&req, qop, user, password, "MD5"))
+        }
+        // stale_after is accepted but nonces never go stale (no per-client nonce state).
+        ["digest-auth", qop, user, password, algorithm, ..] if segments.len() <= 6 => {
+            to!(ANY, auth::digest(&req, qop, user, password, algorithm))
+        }
         // response formats
         ["gzip"] => to!(GET, formats::gzip(&req)),
         ["deflate"] => to!(GET, formats::deflate(&req)),
