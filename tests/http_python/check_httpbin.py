@@ -243,6 +243,18 @@ check("digest sha-256 auth-int", (status, json.loads(body)["authenticated"]), (2
 status, _, _ = fetch(uri, data=b"tampered", headers={"Authorization": auth, "Content-Type": "text/plain"})
 check("digest auth-int tampered body", status, 401)
 
+# Server-sent events, trailers, SVG.
+status, headers, body = fetch("/sse?count=3&duration=0")
+check("sse type", headers["Content-Type"], "text/event-stream; charset=utf-8")
+events = [e for e in body.decode().split("\n\n") if e]
+check("sse ids", [e.splitlines()[:2] for e in events], [["event: ping", "id: %d" % i] for i in range(3)])
+check("sse data", json.loads(events[2].splitlines()[2][len("data: "):])["id"], 2)
+check("sse too long", fetch("/sse?duration=1000")[0], 400)
+status, headers, body = fetch("/trailers?X-Sum=abc")
+check("trailers", (status, headers["Trailer"], json.loads(body)["args"]), (200, "x-sum", {"X-Sum": "abc"}))
+status, headers, body = fetch("/image/svg")
+check("svg", (status, headers["Content-Type"], body.startswith(b"<?xml")), (200, "image/svg+xml", True))
+
 # Unknown paths: the recipe's 404.
 status, headers, body = fetch("/no/such/path")
 check("404", (status, headers["Content-Type"], body), (404, "text/plain", b"Not Found"))

@@ -296,3 +296,80 @@ pub fn links(n: &str, offset: &str) -> Response {
     html.push_str("</body></html>");
     shapes::html(StatusCode::OK, html)
 }
+
+/// go-httpbin's /sse: `count` (default 10) `ping` events spread over `duration` seconds
+/// (default 5) after `delay` seconds, within `--http-max-delay`.
+pub fn sse(req: &Req, state: &State) -> Response {
+    let params = (|| {
+        let count = match req.query("count").map(|c| c.parse::<u64>()) {
+            None => 10,
+            Some(Ok(c)) if (1..=10_000).contains(&c) => c,
+            Some(_) => return Err(shapes::bad_request("count must be between 1 and 10000")),
+        };
+        let duration = float_param(req, "duration", 5.0)?;
+        let delay = float_param(req, "delay", 0.0)?;
+        let max = state.options.max_delay.as_secs_f64();
+        if duration + delay > max {
+            return Err(shapes::bad_request(format!(
+                "duration + delay must be at most {max} seconds"
+            )));
+        }
+        Ok((count, duration, delay))
+    })();
+    let (count, duration, delay) = match params {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let interval = Duration::from_secs_f64(duration / count as f64);
+    let initial = Duration::from_secs_f64(delay);
+    let stream = futures_util::stream::unfold(0u64, move |id| async move {
+        if id == count {
+            return None;
+        }
+        tokio::time::sleep(if id == 0 { initial } else { interval }).await;
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let event =
+            format!("event: ping\nid: {id}\ndata: {{\"id\":{id},\"timestamp\":{millis}}}\n\n");
+        Some((Bytes::from(event), id + 1))
+    });
+    let mut response = http::Response::new(streamed(stream));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// go-httpbin's /trailers: a chunked echo whose query pairs come back as HTTP trailers.
+pub fn trailers(req: &Req) -> Response {
+    let mut trailers = http::HeaderMap::new();
+    let mut names = Vec::new();
+    for (name, value) in req.query_pairs() {
+        match (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                names.push(n.as_str().to_string());
+                trailers.append(n, v);
+            }
+            _ => return shapes::bad_request(format!("not a legal trailer: {name:?}")),
+        }
+    }
+    let body = Bytes::from(shapes::json_bytes(&Echo::get(req)));
+    let frames = futures_util::stream::iter([Ok(Frame::data(body)), Ok(Frame::trailers(trailers))]);
+    let mut response = http::Response::new(StreamBody::new(frames).boxed_unsync());
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if !names.is_empty() {
+        shapes::set_header(&mut response, header::TRAILER, &names.join(", "));
+    }
+    response
+}

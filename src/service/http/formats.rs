@@ -184,3 +184,15 @@ pub fn base64(value: &str) -> Response {
         ),
     }
 }
+
+/// /image/svg: a small SVG image (the raster formats need image assets: not served).
+pub fn svg() -> Response {
+    const SVG: &str = r##"<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100" viewBox="0 0 100 100">
+  <title>netkit</title>
+  <circle cx="50" cy="50" r="40" fill="#2f6fbf"/>
+  <text x="50" y="57" font-family="sans-serif" font-size="20" text-anchor="middle" fill="#fff">httpbin</text>
+</svg>
+"##;
+    shapes::bytes(StatusCode::OK, "image/svg+xml", SVG)
+}

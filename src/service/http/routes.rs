@@ -84,6 +84,7 @@ pub async fn route(req: Req, state: &State) -> Response {
         ["encoding", "utf8"] => to!(GET, formats::utf8()),
         ["forms", "post"] => to!(GET, formats::form_page()),
         ["base64", value] => to!(GET, formats::base64(value)),
+        ["image", "svg"] => to!(GET, formats::svg()),
         // dynamic data
         ["bytes", n] => to!(GET, dynamic::bytes(&req, n, state)),
         ["stream-bytes", n] => to!(GET, dynamic::stream_bytes(&req, n, state)),
@@ -91,6 +92,8 @@ pub async fn route(req: Req, state: &State) -> Response {
         ["range", n] => to!(GET, dynamic::range(&req, n, state)),
         ["drip"] => to!(GET, dynamic::drip(&req, state)),
         ["delay", n] => to!(ANY, dynamic::delay(&req, n, state).await),
+        ["sse"] => to!(GET, dynamic::sse(&req, state)),
+        ["trailers"] => to!(GET, dynamic::trailers(&req)),
         ["links", n] => to!(GET, dynamic::links(n, "0")),
         ["links", n, offset] => to!(GET, dynamic::links(n, offset)),
         // caching
