@@ -311,3 +311,38 @@ fn sigterm_drains_keep_alive_connections() {
     let (code, _) = server.wait_exit(Duration::from_secs(20));
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn gzip_request_bodies_decode_only_when_asked_and_under_the_cap() {
+    use std::io::Write as _;
+    let gz = |data: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    };
+    let post = |addr: &str, body: &[u8]| {
+        let mut request = format!(
+            "POST /post HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Type: text/plain\r\n\
+             Content-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        raw(addr, &request)
+    };
+    let plain = http_serve(&[]);
+    let out = post(plain.addr("http"), &gz(b"hello"));
+    assert!(
+        out.contains("\"data\": \"data:application/octet-stream;base64,"),
+        "{out}"
+    );
+
+    let decoding = http_serve(&["--http-decode-bodies", "--http-max-body", "1MiB"]);
+    let out = post(decoding.addr("http"), &gz(b"hello"));
+    assert!(out.contains("\"data\": \"hello\""), "{out}");
+    // 64 MiB of zeros compress to ~64 KiB: refused at the decoded cap, not expanded.
+    let bomb = gz(&vec![0u8; 64 << 20]);
+    assert!(bomb.len() < 1 << 20);
+    assert!(post(decoding.addr("http"), &bomb).starts_with("HTTP/1.1 413 "));
+    assert!(post(decoding.addr("http"), b"not gzip").starts_with("HTTP/1.1 400 "));
+}

@@ -87,6 +87,14 @@ async fn read(
             ));
         }
     };
+    let body = if state.options.decode_bodies {
+        decode(&parts.headers, body, max).map_err(|problem| match problem {
+            DecodeProblem::TooLarge => too_large(),
+            DecodeProblem::Corrupt => shapes::bad_request("request body does not decode"),
+        })?
+    } else {
+        body
+    };
     Ok(Req {
         method: parts.method,
         uri: parts.uri,
@@ -115,4 +123,46 @@ fn preflight(request_headers: &http::HeaderMap) -> Response {
         headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
     }
     response
+}
+
+enum DecodeProblem {
+    TooLarge,
+    Corrupt,
+}
+
+/// A gzip or deflate (zlib, or raw as some clients send) request body, decoded; at most
+/// `max` bytes come out, so a small compressed bomb cannot fill memory.
+fn decode(
+    headers: &http::HeaderMap,
+    body: bytes::Bytes,
+    max: u64,
+) -> Result<bytes::Bytes, DecodeProblem> {
+    use std::io::Read;
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let mut out = Vec::new();
+    let read = |reader: &mut dyn Read, out: &mut Vec<u8>| {
+        reader
+            .take(max.saturating_add(1))
+            .read_to_end(out)
+            .map_err(|_| DecodeProblem::Corrupt)
+    };
+    match encoding.as_deref() {
+        Some("gzip" | "x-gzip") => {
+            read(&mut flate2::read::MultiGzDecoder::new(&body[..]), &mut out)?;
+        }
+        Some("deflate") => {
+            if read(&mut flate2::read::ZlibDecoder::new(&body[..]), &mut out).is_err() {
+                out.clear();
+                read(&mut flate2::read::DeflateDecoder::new(&body[..]), &mut out)?;
+            }
+        }
+        _ => return Ok(body),
+    };
+    if out.len() as u64 > max {
+        return Err(DecodeProblem::TooLarge);
+    }
+    Ok(out.into())
 }

@@ -83,6 +83,11 @@ pub struct HttpArgs {
     /// only same-host and relative targets are allowed (no open redirect)
     #[arg(long, value_name = "HOST,...")]
     pub http_allow_redirect: Option<String>,
+
+    /// Decode request bodies sent with Content-Encoding gzip or deflate before echoing
+    /// them (the decoded size is held to --http-max-body)
+    #[arg(long)]
+    pub http_decode_bodies: bool,
 }
 
 /// Validated HTTP settings.
@@ -95,6 +100,7 @@ pub struct HttpOptions {
     pub max_headers: usize,
     pub header_timeout: Duration,
     pub redirect_hosts: Vec<String>,
+    pub decode_bodies: bool,
     pub idle_timeout: Duration,
 }
 
@@ -108,6 +114,7 @@ impl Default for HttpOptions {
             max_headers: DEFAULT_MAX_HEADERS,
             header_timeout: Duration::from_secs_f64(DEFAULT_HEADER_TIMEOUT_SECS),
             redirect_hosts: Vec::new(),
+            decode_bodies: false,
             idle_timeout: Duration::from_secs(300),
         }
     }
@@ -165,6 +172,7 @@ impl HttpArgs {
                 .map(|h| h.trim().to_ascii_lowercase())
                 .filter(|h| !h.is_empty())
                 .collect(),
+            decode_bodies: self.http_decode_bodies,
             idle_timeout: Duration::from_secs(300),
         })
     }
