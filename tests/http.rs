@@ -346,3 +346,20 @@ fn gzip_request_bodies_decode_only_when_asked_and_under_the_cap() {
     assert!(post(decoding.addr("http"), &bomb).starts_with("HTTP/1.1 413 "));
     assert!(post(decoding.addr("http"), b"not gzip").starts_with("HTTP/1.1 400 "));
 }
+
+#[test]
+fn h2c_prior_knowledge_is_answered_with_http2_settings() {
+    let server = http_serve(&[]);
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // The client preface, then an empty SETTINGS frame (length 0, type 4, flags 0, stream 0).
+    let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    stream.write_all(&preface).unwrap();
+    let mut head = [0u8; 9];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(head[3], 4, "first frame is SETTINGS: {head:?}");
+    assert_eq!(&head[5..9], &[0, 0, 0, 0], "on stream 0");
+}
