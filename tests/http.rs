@@ -363,3 +363,27 @@ fn h2c_prior_knowledge_is_answered_with_http2_settings() {
     assert_eq!(head[3], 4, "first frame is SETTINGS: {head:?}");
     assert_eq!(&head[5..9], &[0, 0, 0, 0], "on stream 0");
 }
+
+#[test]
+fn brotli_endpoint_is_brotli_encoded_json() {
+    let server = http_serve(&[]);
+    let out = raw(
+        server.addr("http"),
+        b"GET /brotli HTTP/1.1\r\nHost: h\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(header_of(&out, "content-encoding"), Some("br"));
+    // The raw bytes, not the lossy text, go to the decoder.
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .write_all(b"GET /brotli HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut &response[split..], &mut plain).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(doc["brotli"], true);
+    assert_eq!(doc["method"], "GET");
+    assert_eq!(doc["headers"]["Host"], "h");
+}

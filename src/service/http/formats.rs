@@ -1,4 +1,4 @@
-//! Response formats: /gzip, /deflate, /json, /html, /xml, /robots.txt, /deny,
+//! Response formats: /gzip, /deflate, /brotli, /json, /html, /xml, /robots.txt, /deny,
 //! /encoding/utf8, /forms/post and /base64/{value}.
 
 use super::shapes::{self, Echo};
@@ -18,6 +18,10 @@ fn encoded_echo(req: &Req, encoding: &'static str) -> Response {
         ..Echo::default()
     };
     let plain = match encoding {
+        "br" => {
+            echo.brotli = Some(true);
+            shapes::json_bytes(&echo)
+        }
         "gzip" => {
             echo.gzipped = Some(true);
             shapes::json_bytes(&echo)
@@ -29,6 +33,12 @@ fn encoded_echo(req: &Req, encoding: &'static str) -> Response {
     };
     // Compressing into a Vec cannot fail; an empty body would only follow a bug.
     let compressed = match encoding {
+        "br" => {
+            let mut out = Vec::new();
+            let params = brotli::enc::BrotliEncoderParams::default();
+            let _ = brotli::BrotliCompress(&mut &plain[..], &mut out, &params);
+            out
+        }
         "gzip" => {
             let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
             let _ = encoder.write_all(&plain);
@@ -49,6 +59,10 @@ fn encoded_echo(req: &Req, encoding: &'static str) -> Response {
 
 pub fn gzip(req: &Req) -> Response {
     encoded_echo(req, "gzip")
+}
+
+pub fn brotli(req: &Req) -> Response {
+    encoded_echo(req, "br")
 }
 
 pub fn deflate(req: &Req) -> Response {

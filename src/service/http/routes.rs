@@ -76,6 +76,7 @@ pub async fn route(req: Req, state: &State) -> Response {
         // response formats
         ["gzip"] => to!(GET, formats::gzip(&req)),
         ["deflate"] => to!(GET, formats::deflate(&req)),
+        ["brotli"] => to!(GET, formats::brotli(&req)),
         ["json"] => to!(GET, formats::json()),
         ["html"] => to!(GET, formats::html()),
         ["xml"] => to!(GET, formats::xml()),

@@ -92,6 +92,8 @@ pub struct Echo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub args: Option<Multi>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub brotli: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deflated: Option<bool>,
