@@ -156,6 +156,10 @@ pub fn parse_status_list(text: &str) -> Option<StatusChoices> {
 impl StatusChoices {
     /// The code a uniform `draw` in [0, 1) picks, by weight.
     pub fn pick(&self, draw: f64) -> u16 {
+        // An empty list (only constructible by hand, never by the parser) answers 500.
+        let Some(&(last, _)) = self.0.last() else {
+            return 500;
+        };
         let total: f64 = self.0.iter().map(|(_, w)| w).sum();
         if total <= 0.0 {
             return self.0[0].0;
@@ -167,7 +171,7 @@ impl StatusChoices {
             }
             point -= weight;
         }
-        self.0[self.0.len() - 1].0
+        last
     }
 }
 

@@ -35,8 +35,8 @@ fn encoded_echo(req: &Req, encoding: &'static str) -> Response {
     let compressed = match encoding {
         "br" => {
             let mut out = Vec::new();
-            let params = brotli::enc::BrotliEncoderParams::default();
-            let _ = brotli::BrotliCompress(&mut &plain[..], &mut out, &params);
+            let params = ::brotli::enc::BrotliEncoderParams::default();
+            let _ = ::brotli::BrotliCompress(&mut &plain[..], &mut out, &params);
             out
         }
         "gzip" => {
