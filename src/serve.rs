@@ -196,8 +196,7 @@ impl Server {
                         service::time::run(socket, Default::default(), lifecycle).await
                     }
                     Listener::Http(listener, tcp_options) => {
-                        let mut options = config.http_options.clone();
-                        options.idle_timeout = config.limits.idle_timeout;
+                        let options = config.http_options.clone();
                         service::http::run(listener, tcp_options, options, lifecycle).await
                     }
                 };

@@ -387,3 +387,26 @@ fn brotli_endpoint_is_brotli_encoded_json() {
     assert_eq!(doc["method"], "GET");
     assert_eq!(doc["headers"]["Host"], "h");
 }
+
+#[test]
+fn idle_keep_alive_connections_close_at_the_header_timeout() {
+    let server = http_serve(&["--http-header-timeout", "0.5"]);
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET /bytes/10 HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read the whole response, then wait for the server to give up on the idle connection.
+    loop {
+        let n = stream.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+    }
+    assert!(response.starts_with(b"HTTP/1.1 200 "));
+}

@@ -75,7 +75,8 @@ pub struct HttpArgs {
     #[arg(long, value_name = "N")]
     pub http_max_headers: Option<usize>,
 
-    /// Seconds a client gets to send a request's headers (slowloris guard) [default: 10]
+    /// Seconds a client gets to send a request's headers (slowloris guard); also how long
+    /// an idle keep-alive connection is kept waiting for its next request [default: 10]
     #[arg(long, value_name = "SECONDS")]
     pub http_header_timeout: Option<f64>,
 
@@ -101,7 +102,6 @@ pub struct HttpOptions {
     pub header_timeout: Duration,
     pub redirect_hosts: Vec<String>,
     pub decode_bodies: bool,
-    pub idle_timeout: Duration,
 }
 
 impl Default for HttpOptions {
@@ -115,7 +115,6 @@ impl Default for HttpOptions {
             header_timeout: Duration::from_secs_f64(DEFAULT_HEADER_TIMEOUT_SECS),
             redirect_hosts: Vec::new(),
             decode_bodies: false,
-            idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -173,7 +172,6 @@ impl HttpArgs {
                 .filter(|h| !h.is_empty())
                 .collect(),
             decode_bodies: self.http_decode_bodies,
-            idle_timeout: Duration::from_secs(300),
         })
     }
 }
