@@ -145,6 +145,14 @@ struct FileConfig {
     idle_timeout: Option<f64>,
     handshake_timeout: Option<f64>,
     max_frame: Option<SizeValue>,
+    http_max_body: Option<SizeValue>,
+    http_max_delay: Option<f64>,
+    http_max_bytes: Option<SizeValue>,
+    http_max_header_bytes: Option<SizeValue>,
+    http_max_headers: Option<usize>,
+    http_header_timeout: Option<f64>,
+    http_allow_redirect: Option<ServiceList>,
+    http_decode_bodies: Option<bool>,
 }
 
 /// `tls = "echo,http"` or `tls = ["echo", "http"]`.
@@ -340,8 +348,39 @@ impl Config {
             max_frame,
         };
         let grace = seconds("--grace", args.grace.or(file.grace), DEFAULT_GRACE_SECS)?;
-        let http_options = args
-            .http_limits
+        let size_text = |value: Option<SizeValue>| match value {
+            Some(SizeValue::Text(text)) => Some(text),
+            Some(SizeValue::Bytes(n)) => Some(n.to_string()),
+            None => None,
+        };
+        let given = &args.http_limits;
+        let http_args = crate::service::http::HttpArgs {
+            http_max_body: given
+                .http_max_body
+                .clone()
+                .or(size_text(file.http_max_body)),
+            http_max_delay: given.http_max_delay.or(file.http_max_delay),
+            http_max_bytes: given
+                .http_max_bytes
+                .clone()
+                .or(size_text(file.http_max_bytes)),
+            http_max_header_bytes: given
+                .http_max_header_bytes
+                .clone()
+                .or(size_text(file.http_max_header_bytes)),
+            http_max_headers: given.http_max_headers.or(file.http_max_headers),
+            http_header_timeout: given.http_header_timeout.or(file.http_header_timeout),
+            http_allow_redirect: given.http_allow_redirect.clone().or(
+                match file.http_allow_redirect {
+                    Some(ServiceList::Joined(text)) => Some(text),
+                    Some(ServiceList::List(hosts)) => Some(hosts.join(",")),
+                    None => None,
+                },
+            ),
+            http_decode_bodies: given.http_decode_bodies
+                || file.http_decode_bodies.unwrap_or(false),
+        };
+        let http_options = http_args
             .options()
             .map_err(|(flag, message)| invalid(flag, message))?;
         Ok(Config {
@@ -651,6 +690,31 @@ mod tests {
         );
         assert!(config.tls_for(Service::Echo).is_some());
         assert!(config.tls_for(Service::Time).is_none());
+    }
+
+    #[test]
+    fn http_limits_from_the_config_file_and_flags_win() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "http = \"127.0.0.1:0\"\nhttp-max-body = \"1MiB\"\nhttp-max-headers = 7\n\
+             http-allow-redirect = [\"a.example\", \"b.example\"]\nhttp-decode-bodies = true"
+        )
+        .unwrap();
+        let mut args = ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            ..Default::default()
+        };
+        args.http_limits.http_max_headers = Some(9);
+        let config = Config::from_args(&args).unwrap();
+        assert_eq!(config.http.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(config.http_options.max_body, 1 << 20);
+        assert_eq!(config.http_options.max_headers, 9);
+        assert_eq!(
+            config.http_options.redirect_hosts,
+            vec!["a.example".to_string(), "b.example".to_string()]
+        );
+        assert!(config.http_options.decode_bodies);
     }
 
     #[test]
