@@ -410,3 +410,44 @@ fn idle_keep_alive_connections_close_at_the_header_timeout() {
     }
     assert!(response.starts_with(b"HTTP/1.1 200 "));
 }
+
+#[test]
+fn ten_thousand_idle_keep_alive_connections_and_still_serving() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    );
+    let available = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    // 10,000 where the hard limit allows (it does on CI); fewer rather than a spurious failure.
+    let n = 10_000usize.min(available.saturating_sub(200) as usize);
+    let server = http_serve(&["--http-header-timeout", "300"]);
+    let addr = server.addr("http");
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        idle.push(TcpStream::connect(addr).unwrap());
+    }
+    // A request on the first, the last and a fresh connection: all answered.
+    let last = idle.len() - 1;
+    for index in [0, last] {
+        let stream = &mut idle[index];
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        stream
+            .write_all(b"GET /get HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 12];
+        stream.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"HTTP/1.1 200");
+    }
+    assert!(get(addr, "/get").starts_with("HTTP/1.1 200 "));
+    let rss_mib = server.vm_hwm_kib() / 1024;
+    eprintln!("{n} idle connections: peak RSS {rss_mib} MiB");
+    // Tens of KiB per idle connection would mean buffers held per socket.
+    assert!(rss_mib < 256, "{rss_mib} MiB for {n} idle connections");
+}
