@@ -451,3 +451,71 @@ fn ten_thousand_idle_keep_alive_connections_and_still_serving() {
     // Tens of KiB per idle connection would mean buffers held per socket.
     assert!(rss_mib < 256, "{rss_mib} MiB for {n} idle connections");
 }
+
+#[test]
+fn websocket_echo_text_binary_ping_close() {
+    let server = http_serve(&["--http-max-body", "64KiB"]);
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(
+            b"GET /websocket/echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+              Sec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(
+        header_of(&head, "sec-websocket-accept"),
+        Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    );
+    let masked = |opcode: u8, payload: &[u8]| {
+        let mask = [1u8, 2, 3, 4];
+        let mut frame = vec![0x80 | opcode];
+        if payload.len() < 126 {
+            frame.push(0x80 | payload.len() as u8);
+        } else {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        frame
+    };
+    let read_frame = |stream: &mut TcpStream| {
+        let mut h = [0u8; 2];
+        stream.read_exact(&mut h).unwrap();
+        let len = match h[1] {
+            126 => {
+                let mut l = [0u8; 2];
+                stream.read_exact(&mut l).unwrap();
+                u16::from_be_bytes(l) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload).unwrap();
+        (h[0], payload)
+    };
+    stream.write_all(&masked(0x1, b"hello")).unwrap();
+    assert_eq!(read_frame(&mut stream), (0x81, b"hello".to_vec()));
+    let big: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+    stream.write_all(&masked(0x2, &big)).unwrap();
+    assert_eq!(read_frame(&mut stream), (0x82, big));
+    stream.write_all(&masked(0x9, b"p")).unwrap();
+    assert_eq!(read_frame(&mut stream), (0x8A, b"p".to_vec()));
+    stream.write_all(&masked(0x8, &[0x03, 0xE8])).unwrap();
+    assert_eq!(read_frame(&mut stream), (0x88, vec![0x03, 0xE8]));
+
+    // Not an upgrade: 400.
+    assert!(get(server.addr("http"), "/websocket/echo").starts_with("HTTP/1.1 400 "));
+}

@@ -1,15 +1,23 @@
 //! The HTTP service's own header and parameter grammars (src/proto/http) on arbitrary
-//! text: never panic, and every answer stays inside what was asked for.
+//! text, and the WebSocket frame parser on arbitrary bytes: never panic, and every answer
+//! stays inside what was asked for.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use netkit::proto::http::{
     digest, parse_basic, parse_bearer, parse_cookies, parse_range, parse_status_list, title_case,
-    ByteRange,
+    websocket, ByteRange,
 };
 
 fuzz_target!(|data: &[u8]| {
+    // WebSocket client frames: never panic; a parsed frame stays inside the input and
+    // re-encodes (unmasked) to a frame of the same payload.
+    if let Ok(Some((frame, used))) = websocket::parse_client_frame(data, 1 << 16) {
+        assert!(used <= data.len());
+        let encoded = websocket::encode_server_frame(&frame);
+        assert!(encoded.ends_with(&frame.payload));
+    }
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

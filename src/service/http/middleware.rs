@@ -72,7 +72,8 @@ async fn read(
     if declared.is_some_and(|n| n > max) {
         return Err(too_large());
     }
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -103,6 +104,7 @@ async fn read(
         body,
         peer,
         scheme,
+        upgrade,
     })
 }
 

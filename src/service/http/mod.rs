@@ -22,6 +22,7 @@ mod rest;
 pub mod routes;
 pub mod shapes;
 mod status;
+mod websocket;
 
 use super::{serve_tcp, Lifecycle, ServerStream, TcpOptions};
 use bytes::Bytes;
@@ -191,6 +192,8 @@ pub struct Req {
     pub body: Bytes,
     pub peer: SocketAddr,
     pub scheme: &'static str,
+    /// Where an HTTP/1.1 Upgrade (the WebSocket) takes over the connection.
+    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 impl Req {
@@ -287,7 +290,7 @@ async fn serve_connection(
         let state = state.clone();
         async move { Ok::<_, Infallible>(middleware::handle(request, peer, scheme, &state).await) }
     });
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {

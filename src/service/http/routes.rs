@@ -4,6 +4,7 @@
 
 use super::{
     auth, cache, cookies, dynamic, formats, inspect, methods, redirect, rest, shapes, status,
+    websocket,
 };
 use super::{Req, Response, State};
 use http::Method;
@@ -95,6 +96,7 @@ pub async fn route(req: Req, state: &State) -> Response {
         ["delay", n] => to!(ANY, dynamic::delay(&req, n, state).await),
         ["sse"] => to!(GET, dynamic::sse(&req, state)),
         ["trailers"] => to!(GET, dynamic::trailers(&req)),
+        ["websocket", "echo"] => to!(GET, websocket::echo(req, state)),
         ["links", n] => to!(GET, dynamic::links(n, "0")),
         ["links", n, offset] => to!(GET, dynamic::links(n, offset)),
         // caching
