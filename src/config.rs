@@ -14,6 +14,8 @@ pub const DEFAULT_TIME: &str = "127.0.0.1:20000";
 pub const DEFAULT_CONN: &str = "127.0.0.1:25000";
 pub const DEFAULT_RPC: &str = "127.0.0.1:17000";
 pub const DEFAULT_XMLRPC: &str = "127.0.0.1:15000";
+/// The recipe's wsgiref port.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_XMLRPC_SIZE: u64 = 1024 * 1024;
 
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
@@ -33,16 +35,18 @@ pub enum Service {
     Rpc,
     Handoff,
     Xmlrpc,
+    Http,
 }
 
 impl Service {
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 7] = [
         Service::Echo,
         Service::Time,
         Service::Conn,
         Service::Rpc,
         Service::Handoff,
         Service::Xmlrpc,
+        Service::Http,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +57,7 @@ impl Service {
             Service::Rpc => "rpc",
             Service::Handoff => "handoff",
             Service::Xmlrpc => "xmlrpc",
+            Service::Http => "http",
         }
     }
 
@@ -88,6 +93,14 @@ pub struct ServeArgs {
     /// [default when given alone: 127.0.0.1:20000]
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_TIME)]
     pub time: Option<String>,
+
+    /// Serve HTTP: httpbin and recipe 5's /hello and /localtime on ADDR
+    /// [default when given alone: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_HTTP)]
+    pub http: Option<String>,
+
+    #[command(flatten)]
+    pub http_limits: crate::service::http::HttpArgs,
 
     /// Serve recipe 6's XML-RPC key-value store on ADDR (POST / or /RPC2)
     /// [default when given alone: 127.0.0.1:15000]
@@ -198,6 +211,7 @@ struct FileConfig {
     conn: Option<String>,
     rpc: Option<String>,
     xmlrpc: Option<String>,
+    http: Option<String>,
     kv_store: Option<String>,
     max_xmlrpc_size: Option<SizeValue>,
     handoff: Option<String>,
@@ -217,6 +231,14 @@ struct FileConfig {
     idle_timeout: Option<f64>,
     handshake_timeout: Option<f64>,
     max_frame: Option<SizeValue>,
+    http_max_body: Option<SizeValue>,
+    http_max_delay: Option<f64>,
+    http_max_bytes: Option<SizeValue>,
+    http_max_header_bytes: Option<SizeValue>,
+    http_max_headers: Option<usize>,
+    http_header_timeout: Option<f64>,
+    http_allow_redirect: Option<ServiceList>,
+    http_decode_bodies: Option<bool>,
 }
 
 /// `tls = "echo,http"` or `tls = ["echo", "http"]`.
@@ -288,6 +310,8 @@ pub struct Config {
     pub rpc: Option<String>,
     pub xmlrpc: Option<String>,
     pub kv_store: crate::kv::StoreSpec,
+    pub http: Option<String>,
+    pub http_options: crate::service::http::HttpOptions,
     /// `--handoff ADDR` and its `--handoff-socket PATH`.
     pub handoff: Option<(String, PathBuf)>,
     /// multiprocessing authkey for conn, rpc and handoff workers; `None` skips the
@@ -314,6 +338,7 @@ impl Config {
         let mut conn = args.conn.clone().or(file.conn);
         let mut rpc = args.rpc.clone().or(file.rpc);
         let mut xmlrpc = args.xmlrpc.clone().or(file.xmlrpc);
+        let mut http = args.http.clone().or(file.http);
         let handoff = match (
             args.handoff.clone().or(file.handoff),
             args.handoff_socket.clone().or(file.handoff_socket),
@@ -326,7 +351,7 @@ impl Config {
             (Some(_), None) => return Err(invalid("--handoff", "needs --handoff-socket PATH")),
             (None, Some(_)) => return Err(invalid("--handoff-socket", "needs --handoff ADDR")),
         };
-        if [&echo, &time, &conn, &rpc, &xmlrpc]
+        if [&echo, &time, &conn, &rpc, &xmlrpc, &http]
             .iter()
             .all(|a| a.is_none())
             && handoff.is_none()
@@ -336,6 +361,7 @@ impl Config {
             conn = Some(DEFAULT_CONN.into());
             rpc = Some(DEFAULT_RPC.into());
             xmlrpc = Some(DEFAULT_XMLRPC.into());
+            http = Some(DEFAULT_HTTP.into());
         }
         for (flag, addr) in [
             ("--echo", &echo),
@@ -343,6 +369,7 @@ impl Config {
             ("--conn", &conn),
             ("--rpc", &rpc),
             ("--xmlrpc", &xmlrpc),
+            ("--http", &http),
         ] {
             if let Some(addr) = addr {
                 check_addr(flag, addr)?;
@@ -421,6 +448,7 @@ impl Config {
             (Service::Conn, &conn),
             (Service::Rpc, &rpc),
             (Service::Xmlrpc, &xmlrpc),
+            (Service::Http, &http),
         ]
         .into_iter()
         .filter(|(_, addr)| addr.is_some())
@@ -497,6 +525,41 @@ impl Config {
                 ));
             }
         }
+        let size_text = |value: Option<SizeValue>| match value {
+            Some(SizeValue::Text(text)) => Some(text),
+            Some(SizeValue::Bytes(n)) => Some(n.to_string()),
+            None => None,
+        };
+        let given = &args.http_limits;
+        let http_args = crate::service::http::HttpArgs {
+            http_max_body: given
+                .http_max_body
+                .clone()
+                .or(size_text(file.http_max_body)),
+            http_max_delay: given.http_max_delay.or(file.http_max_delay),
+            http_max_bytes: given
+                .http_max_bytes
+                .clone()
+                .or(size_text(file.http_max_bytes)),
+            http_max_header_bytes: given
+                .http_max_header_bytes
+                .clone()
+                .or(size_text(file.http_max_header_bytes)),
+            http_max_headers: given.http_max_headers.or(file.http_max_headers),
+            http_header_timeout: given.http_header_timeout.or(file.http_header_timeout),
+            http_allow_redirect: given.http_allow_redirect.clone().or(
+                match file.http_allow_redirect {
+                    Some(ServiceList::Joined(text)) => Some(text),
+                    Some(ServiceList::List(hosts)) => Some(hosts.join(",")),
+                    None => None,
+                },
+            ),
+            http_decode_bodies: given.http_decode_bodies
+                || file.http_decode_bodies.unwrap_or(false),
+        };
+        let http_options = http_args
+            .options()
+            .map_err(|(flag, message)| invalid(flag, message))?;
         Ok(Config {
             echo,
             time,
@@ -504,6 +567,8 @@ impl Config {
             rpc,
             xmlrpc,
             kv_store,
+            http,
+            http_options,
             handoff,
             authkey,
             workers,
@@ -714,6 +779,8 @@ mod tests {
         assert_eq!(config.conn.as_deref(), Some(DEFAULT_CONN));
         assert_eq!(config.rpc.as_deref(), Some(DEFAULT_RPC));
         assert_eq!(config.xmlrpc.as_deref(), Some(DEFAULT_XMLRPC));
+        assert_eq!(config.http.as_deref(), Some(DEFAULT_HTTP));
+        assert_eq!(config.http_options.max_body, 16 * 1024 * 1024);
         assert_eq!(config.kv_store, crate::kv::StoreSpec::Memory);
         assert_eq!(config.limits.max_xmlrpc_size, 1 << 20);
         assert_eq!(config.authkey, None);
@@ -789,7 +856,7 @@ mod tests {
                     tls: Some("time".into()),
                     ..Default::default()
                 },
-                "--tls: \"time\" is not a TCP service (choose from echo, conn, rpc, xmlrpc)",
+                "--tls: \"time\" is not a TCP service (choose from echo, conn, rpc, xmlrpc, http)",
             ),
             (
                 ServeArgs {
@@ -863,7 +930,13 @@ mod tests {
         let config = Config::from_args(&args).unwrap();
         assert_eq!(
             config.tls.as_ref().unwrap().services,
-            vec![Service::Echo, Service::Conn, Service::Rpc, Service::Xmlrpc]
+            vec![
+                Service::Echo,
+                Service::Conn,
+                Service::Rpc,
+                Service::Xmlrpc,
+                Service::Http
+            ]
         );
         assert!(config.tls_for(Service::Echo).is_some());
         assert!(config.tls_for(Service::Time).is_none());
@@ -942,7 +1015,7 @@ mod tests {
                     handoff_socket: Some("/tmp/h.sock".into()),
                     ..Default::default()
                 },
-                "--tls: \"handoff\" is not a TCP service (choose from echo, conn, rpc, xmlrpc)",
+                "--tls: \"handoff\" is not a TCP service (choose from echo, conn, rpc, xmlrpc, http)",
             ),
         ];
         for (args, expected) in cases {
@@ -974,6 +1047,31 @@ mod tests {
             store("redis://127.0.0.1:6379/2"),
             StoreSpec::Redis("redis://127.0.0.1:6379/2".into())
         );
+    }
+
+    #[test]
+    fn http_limits_from_the_config_file_and_flags_win() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "http = \"127.0.0.1:0\"\nhttp-max-body = \"1MiB\"\nhttp-max-headers = 7\n\
+             http-allow-redirect = [\"a.example\", \"b.example\"]\nhttp-decode-bodies = true"
+        )
+        .unwrap();
+        let mut args = ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            ..Default::default()
+        };
+        args.http_limits.http_max_headers = Some(9);
+        let config = Config::from_args(&args).unwrap();
+        assert_eq!(config.http.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(config.http_options.max_body, 1 << 20);
+        assert_eq!(config.http_options.max_headers, 9);
+        assert_eq!(
+            config.http_options.redirect_hosts,
+            vec!["a.example".to_string(), "b.example".to_string()]
+        );
+        assert!(config.http_options.decode_bodies);
     }
 
     #[test]

@@ -28,17 +28,24 @@ struct Cli {
     command: Command,
 }
 
-// Parsed once per run: the size difference between variants costs nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run services: echo, time (UDP), conn, rpc; all of them when none is named
-    /// Run services: any of echo (TCP), time (UDP) and xmlrpc (HTTP); all of them when none
-    /// is named
-    #[command(
-        after_help = "Examples:\n  netkit serve\n  netkit serve --echo 127.0.0.1:0 --time 127.0.0.1:0\n  netkit serve --xmlrpc 127.0.0.1:15000 --kv-store /var/lib/netkit/kv.redb\n  netkit serve --echo 0.0.0.0:20000 --hmac-key-file key --hmac-digest sha256\n  netkit tls gen-cert --out certs && \\\n    netkit serve --echo --tls-cert certs/server.pem --tls-key certs/server.key\n\nEach bound service prints one line on stdout:\n  netkit: echo listening on tcp://127.0.0.1:20000"
-    )]
-    Serve(ServeArgs),
+    /// Run services: echo, time (UDP), conn, rpc, xmlrpc and http; all of them when none
+    /// is named (handoff needs its socket path)
+    #[command(after_help = "Examples:
+  netkit serve
+  netkit serve --echo 127.0.0.1:0 --time 127.0.0.1:0
+  netkit serve --http 127.0.0.1:8080 --http-max-body 1MiB
+  netkit serve --xmlrpc 127.0.0.1:15000 --kv-store /var/lib/netkit/kv.redb
+  netkit serve --conn --rpc --authkey peekaboo
+  netkit serve --echo 0.0.0.0:20000 --hmac-key-file key --hmac-digest sha256
+  netkit tls gen-cert --out certs && \
+    netkit serve --echo --tls-cert certs/server.pem --tls-key certs/server.key
+
+Each bound service prints one line on stdout:
+  netkit: echo listening on tcp://127.0.0.1:20000")]
+    // Boxed: the serve flags are by far the largest variant.
+    Serve(Box<ServeArgs>),
     /// Copy stdin to an echo server and its echo to stdout, like nc
     #[command(
         after_help = "Examples:\n  echo hello | netkit echo 127.0.0.1:20000\n  netkit echo localhost:20000 --tls --cacert certs/ca.pem < file\n  netkit echo 127.0.0.1:20000 --hmac-key peekaboo"

@@ -46,6 +46,7 @@ enum Listener {
     Conn(TcpListener, TcpOptions),
     Rpc(TcpListener, TcpOptions),
     Xmlrpc(TcpListener, TcpOptions, crate::kv::Store),
+    Http(TcpListener, TcpOptions),
     Handoff(handoff::service::Handoff),
     /// Echo served by `--workers` processes.
     EchoWorkers(handoff::supervisor::Supervisor),
@@ -106,6 +107,7 @@ impl Server {
             (Service::Conn, &config.conn),
             (Service::Rpc, &config.rpc),
             (Service::Xmlrpc, &config.xmlrpc),
+            (Service::Http, &config.http),
         ] {
             let Some(addr) = addr else { continue };
             let socket_addr = resolve(service, addr).await?;
@@ -115,12 +117,19 @@ impl Server {
                 source,
             };
             let tls_acceptor = match config.tls_for(service) {
-                Some(files) => Some(TlsAcceptor::from(tls::server_config(files, &[]).map_err(
-                    |source| StartupError::Tls {
-                        service: service.name(),
-                        source,
-                    },
-                )?)),
+                Some(files) => {
+                    // HTTP offers h2 first so that TLS clients that can get HTTP/2.
+                    let alpn: &[&[u8]] = match service {
+                        Service::Http => &[b"h2", b"http/1.1"],
+                        _ => &[],
+                    };
+                    Some(TlsAcceptor::from(tls::server_config(files, alpn).map_err(
+                        |source| StartupError::Tls {
+                            service: service.name(),
+                            source,
+                        },
+                    )?))
+                }
                 None => None,
             };
             let tls = tls_acceptor.is_some();
@@ -153,6 +162,10 @@ impl Server {
                 Service::Rpc => {
                     let (listener, local_addr) = tcp().await?;
                     (Listener::Rpc(listener, tcp_options), local_addr)
+                }
+                Service::Http => {
+                    let (listener, local_addr) = tcp().await?;
+                    (Listener::Http(listener, tcp_options), local_addr)
                 }
                 Service::Xmlrpc => {
                     let (listener, local_addr) = tcp().await?;
@@ -197,8 +210,8 @@ impl Server {
             .map(|bound| {
                 let scheme = match (bound.service, bound.tls) {
                     (Service::Time, _) => "udp",
-                    (Service::Xmlrpc, false) => "http",
-                    (Service::Xmlrpc, true) => "https",
+                    (Service::Xmlrpc | Service::Http, false) => "http",
+                    (Service::Xmlrpc | Service::Http, true) => "https",
                     (_, false) => "tcp",
                     (_, true) => "tls",
                 };
@@ -253,6 +266,10 @@ impl Server {
                             idle_timeout: config.limits.idle_timeout,
                         };
                         service::xmlrpc::run(listener, tcp_options, options, store, lifecycle).await
+                    }
+                    Listener::Http(listener, tcp_options) => {
+                        let options = config.http_options.clone();
+                        service::http::run(listener, tcp_options, options, lifecycle).await
                     }
                     Listener::Handoff(bound) => handoff::service::run(bound, lifecycle).await,
                     Listener::EchoWorkers(supervisor) => {

@@ -4,6 +4,7 @@
 
 pub mod conn;
 pub mod echo;
+pub mod http;
 pub mod rpc;
 pub mod time;
 pub mod xmlrpc;

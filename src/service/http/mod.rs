@@ -1,0 +1,308 @@
+//! `serve --http`: httpbin (recipe 1) and recipe 5's REST endpoints on hyper 1.
+//!
+//! Connections come from [`serve_tcp`] (cap, TLS, shutdown tracking); each is served by
+//! hyper-util's auto builder, so HTTP/1.1, h2c with prior knowledge and h2 over TLS (ALPN)
+//! all work. [`routes`] is the one route table, [`middleware`] wraps every request
+//! (limits, CORS, logging), [`shapes`] holds every JSON reply.
+
+// Handlers answer a bad parameter with the error response itself (`Result<_, Response>`):
+// it is built once, on the error path, and boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+mod auth;
+mod cache;
+mod cookies;
+mod dynamic;
+mod formats;
+mod inspect;
+mod methods;
+pub mod middleware;
+mod redirect;
+mod rest;
+pub mod routes;
+pub mod shapes;
+mod status;
+mod websocket;
+
+use super::{serve_tcp, Lifecycle, ServerStream, TcpOptions};
+use bytes::Bytes;
+use http::{HeaderMap, Method, Uri, Version};
+use http_body_util::combinators::UnsyncBoxBody;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::either::Either;
+use tokio_util::sync::CancellationToken;
+
+/// Every response body: whole or streamed (/drip, /stream), never failing mid-way.
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+pub type Response = http::Response<Body>;
+
+pub const DEFAULT_MAX_BODY: u64 = 16 * 1024 * 1024;
+pub const DEFAULT_MAX_DELAY_SECS: f64 = 10.0;
+/// httpbin's own cap for /bytes, /stream-bytes and /range.
+pub const DEFAULT_MAX_BYTES: u64 = 100 * 1024;
+pub const DEFAULT_MAX_HEADER_BYTES: u64 = 64 * 1024;
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+pub const DEFAULT_HEADER_TIMEOUT_SECS: f64 = 10.0;
+/// go-httpbin's cap on /drip's numbytes.
+pub const MAX_DRIP_BYTES: u64 = 10 * 1024 * 1024;
+
+/// The HTTP service's own flags (everything a peer controls has a cap).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct HttpArgs {
+    /// Largest HTTP request body, e.g. 1MiB; larger ones get 413 [default: 16MiB]
+    #[arg(long, value_name = "SIZE")]
+    pub http_max_body: Option<String>,
+
+    /// Longest /delay, /drip duration+delay, in seconds [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub http_max_delay: Option<f64>,
+
+    /// Largest /bytes, /stream-bytes and /range size [default: 100KiB, httpbin's]
+    #[arg(long, value_name = "SIZE")]
+    pub http_max_bytes: Option<String>,
+
+    /// Largest request head (request line + headers); larger ones get 431 [default: 64KiB]
+    #[arg(long, value_name = "SIZE")]
+    pub http_max_header_bytes: Option<String>,
+
+    /// Most request headers; more get 431 [default: 100]
+    #[arg(long, value_name = "N")]
+    pub http_max_headers: Option<usize>,
+
+    /// Seconds a client gets to send a request's headers (slowloris guard); also how long
+    /// an idle keep-alive connection is kept waiting for its next request [default: 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub http_header_timeout: Option<f64>,
+
+    /// Hosts /redirect-to may send clients to, comma-separated, `*` for any; without it
+    /// only same-host and relative targets are allowed (no open redirect)
+    #[arg(long, value_name = "HOST,...")]
+    pub http_allow_redirect: Option<String>,
+
+    /// Decode request bodies sent with Content-Encoding gzip or deflate before echoing
+    /// them (the decoded size is held to --http-max-body)
+    #[arg(long)]
+    pub http_decode_bodies: bool,
+}
+
+/// Validated HTTP settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpOptions {
+    pub max_body: u64,
+    pub max_delay: Duration,
+    pub max_bytes: u64,
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub header_timeout: Duration,
+    pub redirect_hosts: Vec<String>,
+    pub decode_bodies: bool,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            max_body: DEFAULT_MAX_BODY,
+            max_delay: Duration::from_secs_f64(DEFAULT_MAX_DELAY_SECS),
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES as usize,
+            max_headers: DEFAULT_MAX_HEADERS,
+            header_timeout: Duration::from_secs_f64(DEFAULT_HEADER_TIMEOUT_SECS),
+            redirect_hosts: Vec::new(),
+            decode_bodies: false,
+        }
+    }
+}
+
+impl HttpArgs {
+    /// The options these flags give, or the flag at fault and why.
+    pub fn options(&self) -> Result<HttpOptions, (&'static str, String)> {
+        let size = |flag: &'static str, text: &Option<String>, default: u64| match text {
+            None => Ok(default),
+            Some(text) => crate::config::parse_size(flag, text).map_err(|e| (flag, e.to_string())),
+        };
+        let seconds = |flag: &'static str, value: Option<f64>, default: f64| {
+            let value = value.unwrap_or(default);
+            if !value.is_finite() || value < 0.0 {
+                return Err((flag, format!("{value} is not a number of seconds")));
+            }
+            Ok(Duration::from_secs_f64(value))
+        };
+        let max_header_bytes = size(
+            "--http-max-header-bytes",
+            &self.http_max_header_bytes,
+            DEFAULT_MAX_HEADER_BYTES,
+        )?;
+        // hyper's read buffer cannot be smaller than 8 KiB.
+        if !(8192..=16 * 1024 * 1024).contains(&max_header_bytes) {
+            return Err((
+                "--http-max-header-bytes",
+                "must be between 8KiB and 16MiB".into(),
+            ));
+        }
+        let max_headers = self.http_max_headers.unwrap_or(DEFAULT_MAX_HEADERS);
+        if max_headers == 0 {
+            return Err(("--http-max-headers", "must be at least 1".into()));
+        }
+        Ok(HttpOptions {
+            max_body: size("--http-max-body", &self.http_max_body, DEFAULT_MAX_BODY)?,
+            max_delay: seconds(
+                "--http-max-delay",
+                self.http_max_delay,
+                DEFAULT_MAX_DELAY_SECS,
+            )?,
+            max_bytes: size("--http-max-bytes", &self.http_max_bytes, DEFAULT_MAX_BYTES)?,
+            max_header_bytes: max_header_bytes as usize,
+            max_headers,
+            header_timeout: seconds(
+                "--http-header-timeout",
+                self.http_header_timeout,
+                DEFAULT_HEADER_TIMEOUT_SECS,
+            )?,
+            redirect_hosts: self
+                .http_allow_redirect
+                .iter()
+                .flat_map(|list| list.split(','))
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+            decode_bodies: self.http_decode_bodies,
+        })
+    }
+}
+
+/// What every request handler can see of the service.
+pub struct State {
+    pub options: HttpOptions,
+    pub tls: bool,
+}
+
+/// A request with its body read (under the cap) and what the connection knows.
+pub struct Req {
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub peer: SocketAddr,
+    pub scheme: &'static str,
+    /// Where an HTTP/1.1 Upgrade (the WebSocket) takes over the connection.
+    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
+}
+
+impl Req {
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    pub fn header(&self, name: impl http::header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The Host header, or the :authority of an HTTP/2 request.
+    pub fn host(&self) -> String {
+        self.header(http::header::HOST)
+            .map(str::to_string)
+            .or_else(|| self.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_default()
+    }
+
+    /// The URL the client asked for, as httpbin's `url` field gives it.
+    pub fn url(&self) -> String {
+        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        format!("{}://{}{}", self.scheme, self.host(), path)
+    }
+
+    /// Query parameters in order, decoded.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// The first value of query parameter `key`.
+    pub fn query(&self, key: &str) -> Option<String> {
+        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// httpbin's `origin`: X-Forwarded-For when a proxy set it, else the peer's address.
+    pub fn origin(&self) -> String {
+        self.header("x-forwarded-for")
+            .map(str::to_string)
+            .unwrap_or_else(|| self.peer.ip().to_string())
+    }
+}
+
+/// Serves HTTP on `listener` until shutdown; keep-alive connections are closed gracefully
+/// (in-flight requests finish) when it comes.
+pub async fn run(
+    listener: TcpListener,
+    tcp: TcpOptions,
+    options: HttpOptions,
+    lifecycle: Lifecycle,
+) -> std::io::Result<()> {
+    let state = Arc::new(State {
+        options,
+        tls: tcp.tls.is_some(),
+    });
+    let shutdown = lifecycle.shutdown.clone();
+    serve_tcp(listener, tcp, lifecycle, move |stream, peer| {
+        serve_connection(stream, peer, state.clone(), shutdown.clone())
+    })
+    .await
+}
+
+async fn serve_connection(
+    stream: ServerStream,
+    peer: SocketAddr,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+) {
+    let alpn_h2 = match &stream {
+        Either::Left(_) => false,
+        Either::Right(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.options.header_timeout)
+        .max_buf_size(state.options.max_header_bytes)
+        .max_headers(state.options.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(state.options.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(256);
+    if alpn_h2 {
+        builder = builder.http2_only();
+    }
+    let scheme = if state.tls { "https" } else { "http" };
+    let service = service_fn(move |request| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(middleware::handle(request, peer, scheme, &state).await) }
+    });
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "http connection ended");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "http connection ended while draining");
+            }
+        }
+    }
+}

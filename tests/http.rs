@@ -1,0 +1,521 @@
+//! `serve --http` (recipes 1 and 5) over real sockets: httpbin's endpoints checked by
+//! Python's stdlib clients, recipe 5's documents compared with the recipe's own wsgiref
+//! server, TLS with ALPN, and hostile requests (431, 413, 400, slowloris, garbage).
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+const CHECK_HTTPBIN: &str = include_str!("http_python/check_httpbin.py");
+
+fn http_serve(extra: &[&str]) -> Served {
+    let mut args = vec!["--http", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    serve(&args, 1)
+}
+
+#[test]
+fn listening_line_says_http() {
+    let server = http_serve(&[]);
+    assert!(
+        server.lines[0].starts_with("netkit: http listening on http://127.0.0.1:"),
+        "{:?}",
+        server.lines
+    );
+}
+
+#[test]
+fn httpbin_endpoints_with_every_python_stdlib_client() {
+    let server = http_serve(&[]);
+    let base = format!("http://{}", server.addr("http"));
+    for py in pythons() {
+        let out = python(&py, CHECK_HTTPBIN, &[&base]);
+        assert_eq!(out.trim(), "ok", "{}", py.display());
+    }
+}
+
+/// A raw HTTP/1.1 exchange: sends `request`, returns everything until the server closes.
+fn raw(addr: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // The server may answer and close before it has read all of a hostile request.
+    let _ = stream.write_all(request);
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn get(addr: &str, target: &str) -> String {
+    raw(
+        addr,
+        format!("GET {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+fn body_of(response: &str) -> &str {
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or("")
+}
+
+fn header_of<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    response.split("\r\n\r\n").next()?.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+#[test]
+fn hello_and_localtime_match_the_recipe_server() {
+    let recipe = PythonServer::start(include_str!("../bench/python/rest_server.py"), &[]);
+    let server = http_serve(&[]);
+    let ours = server.addr("http");
+    for target in [
+        "/hello?name=World",
+        "/hello",
+        "/hello?name=a&name=b",
+        "/nope",
+    ] {
+        let theirs = get(&recipe.addr(), target);
+        let mine = get(ours, target);
+        assert_eq!(body_of(&mine), body_of(&theirs), "{target}");
+        assert_eq!(
+            header_of(&mine, "content-type"),
+            header_of(&theirs, "content-type"),
+            "{target}"
+        );
+        assert_eq!(&mine[9..12], &theirs[9..12], "{target}"); // status code (wsgiref is 1.0)
+    }
+    // /localtime: the same document, field for field, up to the clock ticking.
+    let strip = |doc: &str| -> Vec<String> {
+        doc.lines()
+            .map(|l| {
+                let open = l.trim_start();
+                match open.find('>') {
+                    Some(i) if open.starts_with("<") && open[i..].contains("</") => {
+                        open[..=i].to_string()
+                    }
+                    _ => l.to_string(),
+                }
+            })
+            .collect()
+    };
+    let theirs = get(&recipe.addr(), "/localtime");
+    let mine = get(ours, "/localtime");
+    assert_eq!(strip(body_of(&mine)), strip(body_of(&theirs)));
+    assert_eq!(header_of(&mine, "content-type"), Some("application/html"));
+    let year = jiff::Zoned::now().year().to_string();
+    assert!(body_of(&mine).contains(&format!("<year>{year}</year>")));
+}
+
+#[test]
+fn hello_escapes_name_and_reads_forms() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let response = get(addr, "/hello?name=%3Cscript%3Ealert(1)%3C/script%3E");
+    assert!(
+        body_of(&response).contains("<h1>Hello &lt;script&gt;alert(1)&lt;/script&gt;!</h1>"),
+        "{response}"
+    );
+    let form = "name=Form+User";
+    let response = raw(
+        addr,
+        format!(
+            "POST /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        )
+        .as_bytes(),
+    );
+    assert!(body_of(&response).contains("<title>Hello Form User</title>"));
+    let multipart =
+        "--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nMulti\r\n--b--\r\n";
+    let response = raw(
+        addr,
+        format!(
+            "POST /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\
+             Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {}\r\n\r\n{multipart}",
+            multipart.len()
+        )
+        .as_bytes(),
+    );
+    assert!(
+        body_of(&response).contains("<h1>Hello Multi!</h1>"),
+        "{response}"
+    );
+}
+
+#[test]
+fn hostile_requests_get_http_errors_not_crashes() {
+    let server = http_serve(&["--http-max-body", "1KiB", "--http-max-headers", "20"]);
+    let addr = server.addr("http");
+
+    // Head over 64 KiB: 431.
+    let huge = format!(
+        "GET /get HTTP/1.1\r\nHost: h\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100_000)
+    );
+    assert!(raw(addr, huge.as_bytes()).starts_with("HTTP/1.1 431 "));
+    // Too many headers: 431.
+    let many: String = (0..50).map(|i| format!("X-{i}: v\r\n")).collect();
+    let request = format!("GET /get HTTP/1.1\r\nHost: h\r\n{many}\r\n");
+    assert!(raw(addr, request.as_bytes()).starts_with("HTTP/1.1 431 "));
+
+    // Declared body over the cap: 413 without reading it; chunked over the cap: 413.
+    let request = "POST /post HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n";
+    assert!(raw(addr, request.as_bytes()).starts_with("HTTP/1.1 413 "));
+    let chunk = format!("800\r\n{}\r\n", "x".repeat(0x800));
+    let request = format!(
+        "POST /post HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunk}0\r\n\r\n"
+    );
+    assert!(raw(addr, request.as_bytes()).starts_with("HTTP/1.1 413 "));
+
+    // Malformed request line and pipelined garbage: 400, then closed.
+    assert!(raw(addr, b"GARBAGE\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    let pipelined = b"GET /get HTTP/1.1\r\nHost: h\r\n\r\n\x00\x01\x02 nonsense \xff\r\n\r\n";
+    let out = raw(addr, pipelined);
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(out.contains("HTTP/1.1 400 "), "{out}");
+
+    // Still serving.
+    assert!(get(addr, "/get").starts_with("HTTP/1.1 200 "));
+}
+
+#[test]
+fn slowloris_is_closed_at_the_header_timeout() {
+    let server = http_serve(&["--http-header-timeout", "0.5"]);
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET /get HTTP/1.1\r\nHost: h\r\n")
+        .unwrap();
+    // Trickle a header byte now and then; the server must give up on its own.
+    let mut out = Vec::new();
+    let mut closed = false;
+    for _ in 0..300 {
+        if stream.write_all(b"X").is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        stream.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 1024];
+        match stream.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+        stream.set_nonblocking(false).unwrap();
+    }
+    assert!(
+        closed,
+        "connection still open; got {:?}",
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
+fn delay_and_redirect_caps() {
+    let server = http_serve(&[
+        "--http-max-delay",
+        "0",
+        "--http-allow-redirect",
+        "example.com",
+    ]);
+    let addr = server.addr("http");
+    // /delay/60 is cut to the cap (0 s) and answers at once.
+    assert!(get(addr, "/delay/60").starts_with("HTTP/1.1 200 "));
+    let out = get(addr, "/redirect-to?url=https://example.com/x");
+    assert!(out.starts_with("HTTP/1.1 302 "), "{out}");
+    assert_eq!(header_of(&out, "location"), Some("https://example.com/x"));
+    assert!(get(addr, "/redirect-to?url=https://evil.example/").starts_with("HTTP/1.1 403 "));
+}
+
+fn gen_certs(dir: &Path) {
+    let out = netkit(&["tls", "gen-cert", "--out", dir.to_str().unwrap()], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+const PY_HTTPS: &str = r#"
+import json, ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+with urllib.request.urlopen(sys.argv[1] + "/get?x=1", context=ctx, timeout=30) as r:
+    doc = json.load(r)
+assert doc["url"] == sys.argv[1] + "/get?x=1", doc
+assert doc["args"] == {"x": "1"}, doc
+import socket
+ctx.set_alpn_protocols(["h2", "http/1.1"])
+with socket.create_connection(("127.0.0.1", int(sys.argv[1].rsplit(":", 1)[1])), timeout=30) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+        print(s.selected_alpn_protocol())
+"#;
+
+#[test]
+fn https_with_alpn_h2() {
+    let dir = tempfile::tempdir().unwrap();
+    gen_certs(dir.path());
+    let cert = dir.path().join("server.pem");
+    let key = dir.path().join("server.key");
+    let server = serve(
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        1,
+    );
+    let url = &server.urls["http"];
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    let base = url.replace("127.0.0.1", "localhost");
+    let ca = dir.path().join("ca.pem");
+    let out = python(&"python3".into(), PY_HTTPS, &[&base, ca.to_str().unwrap()]);
+    assert_eq!(out.trim(), "h2");
+}
+
+#[test]
+fn sigterm_drains_keep_alive_connections() {
+    let mut server = http_serve(&[]);
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET /get HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200 "));
+    server.signal("TERM");
+    let (code, _) = server.wait_exit(Duration::from_secs(20));
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn gzip_request_bodies_decode_only_when_asked_and_under_the_cap() {
+    use std::io::Write as _;
+    let gz = |data: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    };
+    let post = |addr: &str, body: &[u8]| {
+        let mut request = format!(
+            "POST /post HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Type: text/plain\r\n\
+             Content-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        raw(addr, &request)
+    };
+    let plain = http_serve(&[]);
+    let out = post(plain.addr("http"), &gz(b"hello"));
+    assert!(
+        out.contains("\"data\": \"data:application/octet-stream;base64,"),
+        "{out}"
+    );
+
+    let decoding = http_serve(&["--http-decode-bodies", "--http-max-body", "1MiB"]);
+    let out = post(decoding.addr("http"), &gz(b"hello"));
+    assert!(out.contains("\"data\": \"hello\""), "{out}");
+    // 64 MiB of zeros compress to ~64 KiB: refused at the decoded cap, not expanded.
+    let bomb = gz(&vec![0u8; 64 << 20]);
+    assert!(bomb.len() < 1 << 20);
+    assert!(post(decoding.addr("http"), &bomb).starts_with("HTTP/1.1 413 "));
+    assert!(post(decoding.addr("http"), b"not gzip").starts_with("HTTP/1.1 400 "));
+}
+
+#[test]
+fn h2c_prior_knowledge_is_answered_with_http2_settings() {
+    let server = http_serve(&[]);
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // The client preface, then an empty SETTINGS frame (length 0, type 4, flags 0, stream 0).
+    let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    stream.write_all(&preface).unwrap();
+    let mut head = [0u8; 9];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(head[3], 4, "first frame is SETTINGS: {head:?}");
+    assert_eq!(&head[5..9], &[0, 0, 0, 0], "on stream 0");
+}
+
+#[test]
+fn brotli_endpoint_is_brotli_encoded_json() {
+    let server = http_serve(&[]);
+    let out = raw(
+        server.addr("http"),
+        b"GET /brotli HTTP/1.1\r\nHost: h\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(header_of(&out, "content-encoding"), Some("br"));
+    // The raw bytes, not the lossy text, go to the decoder.
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .write_all(b"GET /brotli HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut &response[split..], &mut plain).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    assert_eq!(doc["brotli"], true);
+    assert_eq!(doc["method"], "GET");
+    assert_eq!(doc["headers"]["Host"], "h");
+}
+
+#[test]
+fn idle_keep_alive_connections_close_at_the_header_timeout() {
+    let server = http_serve(&["--http-header-timeout", "0.5"]);
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET /bytes/10 HTTP/1.1\r\nHost: h\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read the whole response, then wait for the server to give up on the idle connection.
+    loop {
+        let n = stream.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+    }
+    assert!(response.starts_with(b"HTTP/1.1 200 "));
+}
+
+#[test]
+fn ten_thousand_idle_keep_alive_connections_and_still_serving() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        },
+    );
+    let available = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    // 10,000 where the hard limit allows (it does on CI); fewer rather than a spurious failure.
+    let n = 10_000usize.min(available.saturating_sub(200) as usize);
+    let server = http_serve(&["--http-header-timeout", "300"]);
+    let addr = server.addr("http");
+    let mut idle = Vec::with_capacity(n);
+    for _ in 0..n {
+        idle.push(TcpStream::connect(addr).unwrap());
+    }
+    // A request on the first, the last and a fresh connection: all answered.
+    let last = idle.len() - 1;
+    for index in [0, last] {
+        let stream = &mut idle[index];
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        stream
+            .write_all(b"GET /get HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 12];
+        stream.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"HTTP/1.1 200");
+    }
+    assert!(get(addr, "/get").starts_with("HTTP/1.1 200 "));
+    let rss_mib = server.vm_hwm_kib() / 1024;
+    eprintln!("{n} idle connections: peak RSS {rss_mib} MiB");
+    // Tens of KiB per idle connection would mean buffers held per socket.
+    assert!(rss_mib < 256, "{rss_mib} MiB for {n} idle connections");
+}
+
+#[test]
+fn websocket_echo_text_binary_ping_close() {
+    let server = http_serve(&["--http-max-body", "64KiB"]);
+    let mut stream = TcpStream::connect(server.addr("http")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(
+            b"GET /websocket/echo HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+              Sec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(
+        header_of(&head, "sec-websocket-accept"),
+        Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    );
+    let masked = |opcode: u8, payload: &[u8]| {
+        let mask = [1u8, 2, 3, 4];
+        let mut frame = vec![0x80 | opcode];
+        if payload.len() < 126 {
+            frame.push(0x80 | payload.len() as u8);
+        } else {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        }
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        frame
+    };
+    let read_frame = |stream: &mut TcpStream| {
+        let mut h = [0u8; 2];
+        stream.read_exact(&mut h).unwrap();
+        let len = match h[1] {
+            126 => {
+                let mut l = [0u8; 2];
+                stream.read_exact(&mut l).unwrap();
+                u16::from_be_bytes(l) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        stream.read_exact(&mut payload).unwrap();
+        (h[0], payload)
+    };
+    stream.write_all(&masked(0x1, b"hello")).unwrap();
+    assert_eq!(read_frame(&mut stream), (0x81, b"hello".to_vec()));
+    let big: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+    stream.write_all(&masked(0x2, &big)).unwrap();
+    assert_eq!(read_frame(&mut stream), (0x82, big));
+    stream.write_all(&masked(0x9, b"p")).unwrap();
+    assert_eq!(read_frame(&mut stream), (0x8A, b"p".to_vec()));
+    stream.write_all(&masked(0x8, &[0x03, 0xE8])).unwrap();
+    assert_eq!(read_frame(&mut stream), (0x88, vec![0x03, 0xE8]));
+
+    // Not an upgrade: 400.
+    assert!(get(server.addr("http"), "/websocket/echo").starts_with("HTTP/1.1 400 "));
+}
