@@ -436,24 +436,39 @@ fn a_stream_that_does_not_match_its_transfer_is_refused() {
     let mut first = Header::single(9, 100);
     first.stream_count = 2;
     first.payload_len = 50;
+    // Both streams are sent whole (header, payload, trailer), so the only fault is the
+    // mismatch, whichever of the two connections the receiver happens to read first.
+    let whole = |header: &Header, payload: &[u8]| {
+        let mut bytes = header.encode();
+        bytes.extend_from_slice(payload);
+        bytes.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(payload).to_be_bytes());
+        bytes
+    };
     let mut tcp = TcpStream::connect(&rx.addr).unwrap();
-    tcp.write_all(&first.encode()).unwrap();
-    tcp.write_all(&[1u8; 50]).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    tcp.write_all(&whole(&first, &[1u8; 50])).unwrap();
     // ...then "stream 1" of the same id claims a different size.
     let mut second = Header::single(9, 200);
     second.stream_count = 2;
     second.stream_index = 1;
     second.offset = 50;
     second.payload_len = 150;
-    let reply = speak(&rx.addr, &second.encode());
+    let reply = speak(&rx.addr, &whole(&second, &[2u8; 150]));
+    let _ = tcp.shutdown(std::net::Shutdown::Write);
+    let mut first_reply = Vec::new();
+    let _ = tcp.read_to_end(&mut first_reply);
+    let replies = [
+        String::from_utf8_lossy(&reply).to_string(),
+        String::from_utf8_lossy(&first_reply).to_string(),
+    ];
     assert!(
-        String::from_utf8_lossy(&reply).contains("does not match"),
-        "{reply:?}"
+        replies.iter().any(|r| r.contains("does not match")),
+        "{replies:?}"
     );
     let (code, _, err) = rx.finish();
     assert_eq!(code, Some(1));
     assert!(
-        err.contains("stream 1 of transfer 0000000000000009 does not match"),
+        err.contains("of transfer 0000000000000009 does not match the transfer's other streams"),
         "{err}"
     );
     drop(tcp);
