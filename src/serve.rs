@@ -140,7 +140,7 @@ impl Server {
                 handshake_timeout: config.limits.handshake_timeout,
             };
             let tcp = || async {
-                let listener = TcpListener::bind(socket_addr).await.map_err(bind_error)?;
+                let listener = bind_tcp(socket_addr).map_err(bind_error)?;
                 let local_addr = listener.local_addr().map_err(bind_error)?;
                 Ok::<_, StartupError>((listener, local_addr))
             };
@@ -304,6 +304,21 @@ impl Server {
     }
 }
 
+/// Connections the kernel queues for accept: bursts of thousands of connects (10,000
+/// clients arriving at once) must wait in the queue, not be refused.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// A TCP listener like tokio's `bind` (SO_REUSEADDR), with a deeper accept queue.
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
 /// The TCP listener and the workers' Unix socket of `--handoff`.
 async fn bind_handoff(
     config: &Config,
@@ -319,9 +334,7 @@ async fn bind_handoff(
             source,
         }
     };
-    let clients = TcpListener::bind(socket_addr)
-        .await
-        .map_err(bind_error(addr.to_string()))?;
+    let clients = bind_tcp(socket_addr).map_err(bind_error(addr.to_string()))?;
     let local_addr = clients.local_addr().map_err(bind_error(addr.to_string()))?;
     let workers = handoff::pool::bind_unix(path).map_err(bind_error(path.display().to_string()))?;
     let handoff = handoff::service::Handoff {
