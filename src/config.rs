@@ -643,7 +643,9 @@ fn secret(
     Ok(key)
 }
 
-fn read_secret(flag: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
+/// Reads a key file (`--authkey-file`, `--hmac-key-file`), without the trailing newline
+/// that `echo key > file` leaves.
+pub fn read_secret(flag: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError> {
     let mut key = std::fs::read(path).map_err(|source| ConfigError::ReadSecret {
         flag,
         path: path.to_path_buf(),

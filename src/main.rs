@@ -746,15 +746,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 fn handoff_worker(args: HandoffWorkerArgs) -> Result<(), Failure> {
     let authkey = match (&args.authkey, &args.authkey_file) {
         (Some(key), _) => Some(key.as_bytes().to_vec()),
-        (None, Some(path)) => {
-            let mut key = std::fs::read(path)
-                .with_context(|| format!("cannot read --authkey-file {}", path.display()))
-                .map_err(usage)?;
-            while key.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                key.pop();
-            }
-            Some(key)
-        }
+        (None, Some(path)) => Some(netkit::config::read_secret("--authkey", path).map_err(usage)?),
         (None, None) => None,
     };
     let options = netkit::handoff::worker::WorkerOptions {
