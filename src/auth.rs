@@ -26,6 +26,12 @@ impl std::fmt::Debug for HmacAuth {
 pub enum AuthError {
     #[error("the peer's answer to the HMAC challenge is wrong")]
     WrongAnswer,
+    /// Client side: recipe 9 has no "accepted" reply, so a refused client only sees the
+    /// server close before echoing anything.
+    #[error(
+        "the server closed the connection without an answer (wrong --hmac-key or --hmac-digest?)"
+    )]
+    Refused,
     #[error("no answer to the HMAC challenge within {0:?}")]
     Timeout(Duration),
     #[error("connection failed during authentication: {0}")]

@@ -71,7 +71,17 @@ impl Service {
         self.is_tcp() && self != Service::Handoff
     }
 
-    fn from_name(name: &str) -> Option<Service> {
+    /// Services `--workers` runs in worker processes. The others stay in the supervisor:
+    /// UDP has no connection to hand over, handoff has its own workers, and the XML-RPC
+    /// store must be one store, not one per process.
+    pub fn served_by_workers(self) -> bool {
+        matches!(
+            self,
+            Service::Echo | Service::Conn | Service::Rpc | Service::Http
+        )
+    }
+
+    pub fn from_name(name: &str) -> Option<Service> {
         Service::ALL.into_iter().find(|s| s.name() == name)
     }
 }
@@ -146,10 +156,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub authkey_file: Option<PathBuf>,
 
-    /// Serve echo from N worker processes that netkit starts and restarts; SIGHUP
-    /// replaces them with a new generation without dropping a connection
+    /// Serve echo, conn, rpc and http from N worker processes that netkit starts and
+    /// restarts; SIGHUP replaces them with a new generation without dropping a connection
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+
+    /// Seconds a client of --handoff or --workers may wait for a worker to take it
+    /// (while none is connected or all are busy); then it is closed [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    pub handoff_wait: Option<f64>,
 
     /// Require recipe 9's HMAC challenge on the echo service, with this shared key
     #[arg(long, value_name = "KEY", conflicts_with = "hmac_key_file")]
@@ -219,6 +234,7 @@ struct FileConfig {
     authkey: Option<String>,
     authkey_file: Option<PathBuf>,
     workers: Option<usize>,
+    handoff_wait: Option<f64>,
     hmac_key: Option<String>,
     hmac_key_file: Option<PathBuf>,
     hmac_digest: Option<String>,
@@ -317,8 +333,10 @@ pub struct Config {
     /// multiprocessing authkey for conn, rpc and handoff workers; `None` skips the
     /// handshake.
     pub authkey: Option<Vec<u8>>,
-    /// `--workers N`: echo served by N worker processes.
+    /// `--workers N`: the services [`Service::served_by_workers`] run in N processes.
     pub workers: Option<usize>,
+    /// How long a handed-off client may wait for a worker.
+    pub handoff_wait: Duration,
     pub hmac: Option<HmacAuth>,
     pub tls: Option<TlsSettings>,
     pub limits: Limits,
@@ -508,23 +526,21 @@ impl Config {
             if !(1..=MAX_WORKERS).contains(&n) {
                 return Err(invalid("--workers", format!("must be 1 to {MAX_WORKERS}")));
             }
-            if echo.is_none() {
-                return Err(invalid(
-                    "--workers",
-                    "serves echo, which is not started (add --echo)",
-                ));
-            }
-            if hmac.is_some()
-                || tls
-                    .as_ref()
-                    .is_some_and(|t| t.services.contains(&Service::Echo))
+            if [&echo, &conn, &rpc, &http]
+                .iter()
+                .all(|addr| addr.is_none())
             {
                 return Err(invalid(
                     "--workers",
-                    "not supported yet with --hmac-key or TLS on echo",
+                    "serves echo, conn, rpc and http, none of which is started",
                 ));
             }
         }
+        let handoff_wait = seconds(
+            "--handoff-wait",
+            args.handoff_wait.or(file.handoff_wait),
+            crate::handoff::service::DEFAULT_CLIENT_WAIT.as_secs_f64(),
+        )?;
         let size_text = |value: Option<SizeValue>| match value {
             Some(SizeValue::Text(text)) => Some(text),
             Some(SizeValue::Bytes(n)) => Some(n.to_string()),
@@ -572,6 +588,7 @@ impl Config {
             handoff,
             authkey,
             workers,
+            handoff_wait,
             hmac,
             tls,
             limits,
@@ -999,7 +1016,7 @@ mod tests {
                     workers: Some(2),
                     ..Default::default()
                 },
-                "--workers: serves echo, which is not started (add --echo)",
+                "--workers: serves echo, conn, rpc and http, none of which is started",
             ),
             (
                 ServeArgs {

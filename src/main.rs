@@ -427,7 +427,7 @@ struct EchoArgs {
     /// Answer recipe 9's HMAC challenge with this key
     #[arg(long, value_name = "KEY")]
     hmac_key: Option<String>,
-    /// Hash of the HMAC challenge [default: md5]
+    /// Hash of the HMAC challenge
     #[arg(long, value_name = "DIGEST", default_value = "md5")]
     hmac_digest: String,
     /// Seconds to wait for the connection and handshakes

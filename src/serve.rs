@@ -4,9 +4,9 @@
 //! `--grace` to finish.
 
 use crate::config::{Config, Service};
-use crate::handoff::{self, pool::WorkerPool};
+use crate::handoff::{self, pool::WorkerPool, supervisor::WorkerLink};
 use crate::service::rpc::RpcServer;
-use crate::service::{self, echo, Lifecycle, TcpOptions};
+use crate::service::{self, echo, Lifecycle, TcpOptions, TcpSource};
 use crate::tls::{self, TlsError};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -32,6 +32,10 @@ pub enum StartupError {
     Signals(std::io::Error),
     #[error("xmlrpc: cannot open the store: {0}")]
     Store(crate::kv::StoreError),
+    #[error("worker: {0}")]
+    Worker(handoff::worker::WorkerError),
+    #[error("worker: {0}")]
+    WorkerLink(String),
     #[error("{service}: {source}")]
     Tls {
         service: &'static str,
@@ -41,15 +45,15 @@ pub enum StartupError {
 
 /// A bound socket, by the service it is for.
 enum Listener {
-    Echo(TcpListener, TcpOptions),
+    Echo(TcpSource, TcpOptions),
     Time(UdpSocket),
-    Conn(TcpListener, TcpOptions),
-    Rpc(TcpListener, TcpOptions),
-    Xmlrpc(TcpListener, TcpOptions, crate::kv::Store),
-    Http(TcpListener, TcpOptions),
+    Conn(TcpSource, TcpOptions),
+    Rpc(TcpSource, TcpOptions),
+    Xmlrpc(TcpSource, TcpOptions, crate::kv::Store),
+    Http(TcpSource, TcpOptions),
     Handoff(handoff::service::Handoff),
-    /// Echo served by `--workers` processes.
-    EchoWorkers(handoff::supervisor::Supervisor),
+    /// Bound here, served by the `--workers` processes.
+    Supervised,
 }
 
 struct BoundService {
@@ -63,7 +67,16 @@ struct BoundService {
 pub struct Server {
     config: Config,
     services: Vec<BoundService>,
+    /// `--workers`: hands the supervised services' connections to worker processes.
+    supervisor: Option<handoff::supervisor::Supervisor>,
 }
+
+/// Sockets handed to a worker process queue here for their service; past this many
+/// waiting, the worker stops reading its handoff socket and the supervisor tries another.
+const HANDED_QUEUE: usize = 1024;
+
+/// In a worker process: where each handed socket goes, by service.
+type HandedSenders = Vec<(Service, tokio::sync::mpsc::Sender<tokio::net::TcpStream>)>;
 
 /// One service's listening line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +113,25 @@ impl Server {
     /// Binds every service of `config`; the first failure returns an error and drops
     /// (closes) everything bound so far.
     pub async fn bind(config: Config) -> Result<Server, StartupError> {
+        Ok(Self::bind_or_link(config, None).await?.0)
+    }
+
+    /// In a `--workers` worker process: the supervised services, fed by the returned
+    /// senders instead of listeners; the supervisor serves the rest.
+    async fn link(
+        config: Config,
+        link: &WorkerLink,
+    ) -> Result<(Server, HandedSenders), StartupError> {
+        Self::bind_or_link(config, Some(link)).await
+    }
+
+    async fn bind_or_link(
+        config: Config,
+        link: Option<&WorkerLink>,
+    ) -> Result<(Server, HandedSenders), StartupError> {
         let mut services = Vec::new();
+        let mut supervised = Vec::new();
+        let mut senders = Vec::new();
         for (service, addr) in [
             (Service::Echo, &config.echo),
             (Service::Time, &config.time),
@@ -110,12 +141,26 @@ impl Server {
             (Service::Http, &config.http),
         ] {
             let Some(addr) = addr else { continue };
-            let socket_addr = resolve(service, addr).await?;
+            if link.is_some() && !service.served_by_workers() {
+                continue; // the supervisor serves it
+            }
             let bind_error = |source| StartupError::Bind {
                 service: service.name(),
                 addr: addr.clone(),
                 source,
             };
+            if service == Service::Time {
+                let socket_addr = resolve(service, addr).await?;
+                let socket = UdpSocket::bind(socket_addr).await.map_err(bind_error)?;
+                let local_addr = socket.local_addr().map_err(bind_error)?;
+                services.push(BoundService {
+                    service,
+                    local_addr,
+                    tls: false,
+                    listener: Listener::Time(socket),
+                });
+                continue;
+            }
             let tls_acceptor = match config.tls_for(service) {
                 Some(files) => {
                     // HTTP offers h2 first so that TLS clients that can get HTTP/2.
@@ -139,50 +184,47 @@ impl Server {
                 max_connections: config.limits.max_connections,
                 handshake_timeout: config.limits.handshake_timeout,
             };
-            let tcp = || async {
-                let listener = bind_tcp(socket_addr).map_err(bind_error)?;
-                let local_addr = listener.local_addr().map_err(bind_error)?;
-                Ok::<_, StartupError>((listener, local_addr))
-            };
-            let (listener, local_addr) = match service {
-                Service::Echo => {
-                    let (listener, local_addr) = tcp().await?;
-                    match config.workers {
-                        Some(workers) => (
-                            Listener::EchoWorkers(supervisor(&config, listener, workers)?),
+            let (source, local_addr) = match link {
+                Some(link) => {
+                    let Some(&(_, local_addr)) =
+                        link.services.iter().find(|(handed, _)| *handed == service)
+                    else {
+                        continue;
+                    };
+                    let (sender, receiver) = tokio::sync::mpsc::channel(HANDED_QUEUE);
+                    senders.push((service, sender));
+                    (TcpSource::Handed(receiver), local_addr)
+                }
+                None => {
+                    let listener = bind_tcp(resolve(service, addr).await?).map_err(bind_error)?;
+                    let local_addr = listener.local_addr().map_err(bind_error)?;
+                    if config.workers.is_some() && service.served_by_workers() {
+                        supervised.push((service, listener));
+                        services.push(BoundService {
+                            service,
                             local_addr,
-                        ),
-                        None => (Listener::Echo(listener, tcp_options), local_addr),
+                            tls,
+                            listener: Listener::Supervised,
+                        });
+                        continue;
                     }
+                    (TcpSource::from(listener), local_addr)
                 }
-                Service::Conn => {
-                    let (listener, local_addr) = tcp().await?;
-                    (Listener::Conn(listener, tcp_options), local_addr)
-                }
-                Service::Rpc => {
-                    let (listener, local_addr) = tcp().await?;
-                    (Listener::Rpc(listener, tcp_options), local_addr)
-                }
-                Service::Http => {
-                    let (listener, local_addr) = tcp().await?;
-                    (Listener::Http(listener, tcp_options), local_addr)
-                }
+            };
+            let listener = match service {
+                Service::Echo => Listener::Echo(source, tcp_options),
+                Service::Conn => Listener::Conn(source, tcp_options),
+                Service::Rpc => Listener::Rpc(source, tcp_options),
+                Service::Http => Listener::Http(source, tcp_options),
                 Service::Xmlrpc => {
-                    let (listener, local_addr) = tcp().await?;
                     // Opened before anything starts: a store that can't be opened (locked
                     // by another process, unreadable) stops the start like a busy port.
                     let store = crate::kv::Store::open(&config.kv_store)
                         .await
                         .map_err(StartupError::Store)?;
-                    (Listener::Xmlrpc(listener, tcp_options, store), local_addr)
+                    Listener::Xmlrpc(source, tcp_options, store)
                 }
-                Service::Time => {
-                    let socket = UdpSocket::bind(socket_addr).await.map_err(bind_error)?;
-                    let local_addr = socket.local_addr().map_err(bind_error)?;
-                    (Listener::Time(socket), local_addr)
-                }
-                // It has a socket path besides its address: bound after this loop.
-                Service::Handoff => continue,
+                Service::Time | Service::Handoff => continue,
             };
             services.push(BoundService {
                 service,
@@ -191,7 +233,7 @@ impl Server {
                 listener,
             });
         }
-        if let Some((addr, path)) = &config.handoff {
+        if let (Some((addr, path)), None) = (&config.handoff, link) {
             let (listener, local_addr) = bind_handoff(&config, addr, path).await?;
             services.push(BoundService {
                 service: Service::Handoff,
@@ -200,7 +242,18 @@ impl Server {
                 listener,
             });
         }
-        Ok(Server { config, services })
+        let supervisor = match config.workers {
+            Some(workers) if !supervised.is_empty() => {
+                Some(supervisor(&config, supervised, workers)?)
+            }
+            _ => None,
+        };
+        let server = Server {
+            config,
+            services,
+            supervisor,
+        };
+        Ok((server, senders))
     }
 
     /// The listening lines, in the order the services were bound.
@@ -272,12 +325,18 @@ impl Server {
                         service::http::run(listener, tcp_options, options, lifecycle).await
                     }
                     Listener::Handoff(bound) => handoff::service::run(bound, lifecycle).await,
-                    Listener::EchoWorkers(supervisor) => {
-                        handoff::supervisor::run(supervisor, lifecycle).await
-                    }
+                    Listener::Supervised => Ok(()),
                 };
                 if let Err(error) = result {
                     tracing::error!(service = name, %error, "service stopped");
+                }
+            });
+        }
+        if let Some(supervisor) = self.supervisor {
+            let lifecycle = lifecycle.clone();
+            services.spawn(async move {
+                if let Err(error) = handoff::supervisor::run(supervisor, lifecycle).await {
+                    tracing::error!(%error, "workers' supervisor stopped");
                 }
             });
         }
@@ -347,7 +406,7 @@ async fn bind_handoff(
             handshake_timeout: config.limits.handshake_timeout,
             generations: None,
         },
-        client_wait: handoff::service::DEFAULT_CLIENT_WAIT,
+        client_wait: config.handoff_wait,
     };
     Ok((Listener::Handoff(handoff), local_addr))
 }
@@ -355,7 +414,7 @@ async fn bind_handoff(
 /// `--workers`: the SIGHUP handler goes in now, before the listening line is printed.
 fn supervisor(
     config: &Config,
-    clients: TcpListener,
+    clients: Vec<(Service, TcpListener)>,
     workers: usize,
 ) -> Result<handoff::supervisor::Supervisor, StartupError> {
     use tokio::signal::unix::{signal, SignalKind};
@@ -364,14 +423,9 @@ fn supervisor(
         clients,
         workers,
         hangup,
-        worker_args: vec![
-            "--idle-timeout".into(),
-            config.limits.idle_timeout.as_secs_f64().to_string(),
-            "--grace".into(),
-            config.grace.as_secs_f64().to_string(),
-        ],
         handshake_timeout: config.limits.handshake_timeout,
         grace: config.grace,
+        client_wait: config.handoff_wait,
     })
 }
 
@@ -380,6 +434,10 @@ pub async fn run(config: Config) -> Result<(), StartupError> {
     // Signal handlers go in before the listening lines: whoever reads a line may signal
     // at once, and the default action would kill us without draining.
     let stop = ShutdownSignal::install()?;
+    if let Some(link) = WorkerLink::from_env() {
+        let link = link.map_err(StartupError::WorkerLink)?;
+        return run_worker(config, link, stop).await;
+    }
     let server = Server::bind(config).await?;
     let mut stdout = std::io::stdout().lock();
     for line in server.listening() {
@@ -389,6 +447,46 @@ pub async fn run(config: Config) -> Result<(), StartupError> {
     let _ = stdout.flush();
     drop(stdout);
     server.run(stop.wait()).await;
+    Ok(())
+}
+
+/// A `--workers` worker process: serves the sockets its supervisor hands over until the
+/// supervisor retires it (closes the socket) or SIGINT/SIGTERM, then drains like `serve`.
+async fn run_worker(
+    config: Config,
+    link: WorkerLink,
+    stop: ShutdownSignal,
+) -> Result<(), StartupError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    // A terminal's SIGHUP reaches the whole process group; only the supervisor acts on it.
+    let _hangup = signal(SignalKind::hangup()).map_err(StartupError::Signals)?;
+    let (server, senders) = Server::link(config, &link).await?;
+    let handshake_timeout = server.config.limits.handshake_timeout;
+    let stream = handoff::worker::register(&link.socket, Some(&link.authkey), handshake_timeout)
+        .await
+        .map_err(StartupError::Worker)?;
+    let mut dropped =
+        service::RateLimitedCount::new("worker", "handed sockets dropped: queue full");
+    let feed = handoff::worker::receive(stream, std::future::pending(), move |tcp| {
+        let service = tcp
+            .local_addr()
+            .ok()
+            .and_then(|local| link.service_at(local));
+        let sender = senders.iter().find(|(s, _)| Some(*s) == service);
+        match sender.map(|(_, sender)| sender.try_send(tcp)) {
+            Some(Ok(())) => {}
+            Some(Err(_)) => dropped.add(),
+            None => tracing::warn!(?service, "handed a socket for no service of this worker"),
+        }
+    });
+    server
+        .run(async {
+            tokio::select! {
+                _ = stop.wait() => {}
+                _ = feed => {}
+            }
+        })
+        .await;
     Ok(())
 }
 

@@ -534,3 +534,153 @@ for first in ['not a pid', b'x' * 5000]:
     assert_eq!(echo_once(served.addr("handoff"), b"fine").unwrap(), b"fine");
     worker.wait_until("one client", |w| w.clients() == 1);
 }
+
+/// One HTTP/1.1 GET on a fresh connection; the whole response (the server closes).
+fn http_get(addr: &str, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+#[test]
+fn workers_serve_echo_rpc_and_http_with_their_auth_while_xmlrpc_stays_in_the_supervisor() {
+    let mut served = serve(
+        &[
+            "--echo",
+            "127.0.0.1:0",
+            "--rpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--xmlrpc",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--authkey",
+            KEY,
+            "--hmac-key",
+            "sesame",
+        ],
+        4,
+    );
+    let supervisor = served.pid() as u32;
+    eventually(Duration::from_secs(20), "two workers", || {
+        children(supervisor).len() == 2
+    });
+    let (echo, rpc, http) = (served.addr("echo"), served.addr("rpc"), served.addr("http"));
+    let xmlrpc = format!("http://{}", served.addr("xmlrpc"));
+
+    // Each worker answers with the supervisor's settings: HMAC on echo, authkey on rpc.
+    let out = netkit(&["echo", echo, "--hmac-key", "sesame"], b"hello workers");
+    assert_eq!(out.stdout, b"hello workers", "{out:?}");
+    let out = netkit(&["echo", echo, "--hmac-key", "wrong"], b"x");
+    assert_eq!(out.stdout, b"", "a wrong HMAC key gets no echo: {out:?}");
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("wrong --hmac-key"),
+        "{out:?}"
+    );
+    let out = netkit(&["rpc", rpc, "add", "2", "3", "--authkey", KEY], b"");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "5", "{out:?}");
+    let response = http_get(http, "/get?worker=1").unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains(r#""worker": "1""#), "{response}");
+    let out = netkit(&["xmlrpc", &xmlrpc, "set", "k", "[1, 2]"], b"");
+    assert!(out.status.success(), "{out:?}");
+
+    // Proof of where each runs: with both workers stopped, HTTP waits (its socket is
+    // queued for them) while XML-RPC, served by the supervisor itself, still answers.
+    let workers = children(supervisor);
+    let send = |signal: &str| {
+        for pid in &workers {
+            Command::new("kill")
+                .args([signal, &pid.to_string()])
+                .status()
+                .unwrap();
+        }
+    };
+    send("-STOP");
+    let mut waiting = TcpStream::connect(http).unwrap();
+    write!(
+        waiting,
+        "GET /uuid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let stalled = waiting.read(&mut byte);
+    let out = netkit(&["xmlrpc", &xmlrpc, "get", "k"], b"");
+    send("-CONT");
+    assert!(
+        matches!(&stalled, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "HTTP answered with its workers stopped: {stalled:?}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "[1,2]",
+        "{out:?}"
+    );
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut response = String::new();
+    waiting.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+
+    served.signal("TERM");
+    let (code, stderr) = served.wait_exit(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{stderr}");
+    eventually(Duration::from_secs(20), "workers exit", || {
+        workers.iter().all(|pid| !alive(*pid))
+    });
+}
+
+#[test]
+fn a_client_no_worker_takes_is_closed_after_the_handoff_wait_and_later_ones_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = socket_path(&dir);
+    let served = serve(
+        &[
+            "--handoff",
+            "127.0.0.1:0",
+            "--handoff-socket",
+            socket.to_str().unwrap(),
+            "--authkey",
+            KEY,
+            "--handoff-wait",
+            "0.5",
+        ],
+        1,
+    );
+    let addr = served.addr("handoff").to_string();
+    // No worker: the client is accepted, waits, and is closed rather than left hanging.
+    let mut early = TcpStream::connect(&addr).unwrap();
+    early
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    early.write_all(b"anyone?").unwrap();
+    let mut rest = Vec::new();
+    let read = early.read_to_end(&mut rest);
+    assert!(
+        matches!(read, Ok(0))
+            || matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "expected a close, got {read:?} {rest:?}"
+    );
+
+    let python = &pythons()[0];
+    let worker = PyWorker::start(python, &socket);
+    eventually(Duration::from_secs(20), "worker registered", || {
+        echo_once(&addr, b"late").is_ok_and(|got| got == b"late")
+    });
+    eventually(Duration::from_secs(20), "the worker's log of it", || {
+        worker.saw("late")
+    });
+}

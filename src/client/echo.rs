@@ -3,7 +3,7 @@
 //! closes.
 
 use super::ClientStream;
-use crate::auth::{answer_challenge, HmacAuth};
+use crate::auth::{answer_challenge, AuthError, HmacAuth};
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -56,6 +56,14 @@ where
         }
         Ok(received)
     };
-    let (sent, received) = tokio::try_join!(send, receive)?;
-    Ok(Transferred { sent, received })
+    let outcome = tokio::try_join!(send, receive);
+    let refused = |sent: u64| auth.is_some() && sent > 0;
+    match outcome {
+        Ok((sent, 0)) if refused(sent) => Err(AuthError::Refused.into()),
+        Ok((sent, received)) => Ok(Transferred { sent, received }),
+        Err(e) if auth.is_some() && e.kind() == io::ErrorKind::ConnectionReset => {
+            Err(AuthError::Refused.into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }

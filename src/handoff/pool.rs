@@ -205,8 +205,13 @@ impl WorkerPool {
             if tokio::time::Instant::now() >= deadline {
                 return Err(HandoffError::NoWorker(limit));
             }
-            // A busy worker's socket drains without telling us: poll it now and then.
-            let retry = (tokio::time::Instant::now() + Duration::from_millis(5)).min(deadline);
+            // A busy worker's socket drains without telling us: poll it now and then. With
+            // no worker at all only a new one can help, and its arrival is notified.
+            let retry = if self.is_empty() {
+                deadline
+            } else {
+                (tokio::time::Instant::now() + Duration::from_millis(5)).min(deadline)
+            };
             tokio::select! {
                 _ = changed => {}
                 _ = tokio::time::sleep_until(retry) => {}

@@ -1,17 +1,21 @@
 //! `serve --handoff ADDR --handoff-socket PATH`: accepts TCP clients on ADDR and hands
-//! each socket to a worker registered on PATH. While no worker is registered nothing is
-//! accepted, so clients wait in the kernel's backlog instead of being lost.
+//! each socket to a worker registered on PATH. A client no worker can take at once (none
+//! is connected, or all are busy) waits for one up to `--handoff-wait`, then is closed;
+//! past [`MAX_WAITING_CLIENTS`] waiting, the rest wait in the kernel's accept queue.
 
-use super::pool::{accept_workers, Admission, SocketFile, WorkerPool};
-use crate::service::Lifecycle;
+use super::pool::{accept_workers, Admission, HandoffError, SocketFile, WorkerPool};
+use crate::service::{Lifecycle, RateLimitedCount};
 use rustix::fd::AsFd;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::Semaphore;
 
 /// How long an accepted client may wait for a worker to take it before it is closed.
 pub const DEFAULT_CLIENT_WAIT: Duration = Duration::from_secs(30);
+/// Accepted clients held while they wait for a worker (one fd and a small task each).
+pub const MAX_WAITING_CLIENTS: usize = 4096;
 
 pub struct Handoff {
     pub clients: TcpListener,
@@ -49,8 +53,8 @@ pub async fn run(handoff: Handoff, lifecycle: Lifecycle) -> io::Result<()> {
     result
 }
 
-/// The accept loop shared with `--workers`: accept while a worker is there, hand off,
-/// close our copy of the socket.
+/// The accept loop shared with `--workers`: accept, hand off, close our copy of the
+/// socket.
 ///
 /// Accepted sockets are blocking, as Python's `accept()` returns them: the recipe's worker
 /// wraps the fd with `socket(fileno=fd)`, which takes the blocking mode from the fd (a
@@ -62,10 +66,20 @@ pub async fn dispatch(
     lifecycle: &Lifecycle,
 ) -> io::Result<()> {
     let shutdown = &lifecycle.shutdown;
+    let waiting = Arc::new(Semaphore::new(MAX_WAITING_CLIENTS));
+    let closed = Arc::new(Mutex::new(RateLimitedCount::new(
+        "handoff",
+        "clients closed: no worker took them in time (--handoff-wait)",
+    )));
     loop {
-        if !pool.wait_for_worker(shutdown).await {
-            return Ok(());
-        }
+        // Taken before accepting: with every slot held, clients stay in the accept queue.
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            slot = waiting.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return Ok(()), // never closed
+            },
+        };
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
             accepted = clients.accept() => accepted,
@@ -89,13 +103,18 @@ pub async fn dispatch(
             tracing::trace!(pid = worker.pid, "handed off");
             continue; // our copy closes here
         }
-        // Every worker is busy or gone: wait for one without holding up the accept loop.
+        // No worker can take it now: wait for one without holding up the accept loop.
         let pool = pool.clone();
         let shutdown = shutdown.clone();
+        let closed = closed.clone();
         lifecycle.tracker.spawn(async move {
+            let _slot = slot;
             match pool.hand_off(socket.as_fd(), client_wait, &shutdown).await {
                 Ok(worker) => tracing::trace!(pid = worker.pid, "handed off"),
-                Err(error) => tracing::warn!(%error, "client closed"),
+                Err(HandoffError::NoWorker(_)) => {
+                    closed.lock().unwrap_or_else(|e| e.into_inner()).add();
+                }
+                Err(HandoffError::Shutdown) => {}
             }
         });
     }

@@ -1,7 +1,10 @@
-//! `serve --workers N`: the echo service served by N worker processes. The supervisor
-//! accepts and hands each socket over a private Unix socket (a 0700 directory and a random
-//! authkey) to `netkit handoff worker` processes it starts by re-executing itself — no
-//! `fork()` of a multi-threaded process.
+//! `serve --workers N`: echo, conn, rpc and http served by N worker processes. The
+//! supervisor binds and accepts, and hands each socket over a private Unix socket (a 0700
+//! directory and a random authkey) to workers it starts by re-executing itself with the
+//! same `serve` arguments — no `fork()` of a multi-threaded process. A worker is that same
+//! `netkit serve` told by [`WorkerLink`] (environment variables) to take its connections
+//! from the socket instead of binding: every limit, TLS and authentication setting applies
+//! in the worker exactly as in a single process.
 //!
 //! - A worker that dies is dropped from the pool at once and started again (after a
 //!   pause if it died young, so a crash loop does not spin).
@@ -11,10 +14,12 @@
 //! - Shutdown retires every worker and waits for them (their grace, plus a little).
 
 use super::pool::{self, accept_workers, Admission, SocketFile, WorkerPool};
-use super::service::{dispatch, DEFAULT_CLIENT_WAIT};
+use super::service::dispatch;
+use crate::config::Service;
 use crate::service::Lifecycle;
 use std::collections::HashMap;
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -27,20 +32,88 @@ use tokio::task::JoinSet;
 /// Environment variable carrying the private authkey to spawned workers (not argv,
 /// which every user can read in `ps`).
 pub const AUTHKEY_ENV: &str = "NETKIT_HANDOFF_AUTHKEY";
+/// The supervisor's Unix socket, for a worker to connect to.
+pub const SOCKET_ENV: &str = "NETKIT_WORKER_SOCKET";
+/// `service=ADDR,…`: which service each handed socket is for, by the address it was
+/// accepted on.
+pub const SERVICES_ENV: &str = "NETKIT_WORKER_SERVICES";
 /// A worker that dies younger than this is restarted only after this long.
 const YOUNG: Duration = Duration::from_secs(1);
 /// How long a new generation gets to register before the old one is kept instead.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Supervisor {
-    pub clients: TcpListener,
+    /// The bound listeners of the services the workers serve.
+    pub clients: Vec<(Service, TcpListener)>,
     pub workers: usize,
     /// Installed before the listening line is printed, so an early SIGHUP is not fatal.
     pub hangup: Signal,
-    /// `handoff worker` flags for the service's settings (e.g. `--idle-timeout`).
-    pub worker_args: Vec<String>,
     pub handshake_timeout: Duration,
     pub grace: Duration,
+    /// How long an accepted client may wait for a worker.
+    pub client_wait: Duration,
+}
+
+/// What a worker process learns from its supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerLink {
+    pub socket: PathBuf,
+    pub authkey: Vec<u8>,
+    pub services: Vec<(Service, SocketAddr)>,
+}
+
+impl WorkerLink {
+    /// `None` in a process that is not a supervisor's worker.
+    pub fn from_env() -> Option<Result<WorkerLink, String>> {
+        let socket = std::env::var_os(SOCKET_ENV)?;
+        Some(Self::parse(
+            socket.into(),
+            std::env::var(AUTHKEY_ENV).unwrap_or_default(),
+            &std::env::var(SERVICES_ENV).unwrap_or_default(),
+        ))
+    }
+
+    fn parse(socket: PathBuf, authkey: String, services: &str) -> Result<WorkerLink, String> {
+        let services = services
+            .split(',')
+            .map(|item| {
+                let (name, addr) = item.split_once('=').unwrap_or((item, ""));
+                let service = Service::from_name(name).filter(|s| s.served_by_workers());
+                match (service, addr.parse::<SocketAddr>()) {
+                    (Some(service), Ok(addr)) => Ok((service, addr)),
+                    _ => Err(format!("{SERVICES_ENV}: bad entry {item:?}")),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if authkey.is_empty() {
+            return Err(format!("{AUTHKEY_ENV} is not set"));
+        }
+        Ok(WorkerLink {
+            socket,
+            authkey: authkey.into_bytes(),
+            services,
+        })
+    }
+
+    fn services_value(clients: &[(Service, SocketAddr)]) -> String {
+        clients
+            .iter()
+            .map(|(service, addr)| format!("{}={addr}", service.name()))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The service a socket accepted on `local` belongs to. A listener on an unspecified
+    /// address (0.0.0.0, ::) sees its connections arrive on a concrete one.
+    pub fn service_at(&self, local: SocketAddr) -> Option<Service> {
+        self.services
+            .iter()
+            .find(|(_, addr)| {
+                addr.port() == local.port()
+                    && (addr.ip() == local.ip() || addr.ip().is_unspecified())
+            })
+            .map(|(service, _)| *service)
+    }
 }
 
 /// A private directory, removed with everything in it when dropped.
@@ -82,7 +155,8 @@ struct Children {
     exe: PathBuf,
     socket: PathBuf,
     authkey: String,
-    args: Vec<String>,
+    /// [`SERVICES_ENV`]'s value.
+    services: String,
     generations: Arc<Mutex<HashMap<i64, u64>>>,
     running: JoinSet<Event>,
     alive: usize,
@@ -91,10 +165,11 @@ struct Children {
 impl Children {
     fn spawn(&mut self, generation: u64) {
         let mut command = Command::new(&self.exe);
+        // The supervisor's own arguments: the worker builds the very same configuration.
         command
-            .args(["handoff", "worker", "--service", "echo", "--connect"])
-            .arg(&self.socket)
-            .args(&self.args)
+            .args(std::env::args_os().skip(1))
+            .env(SOCKET_ENV, &self.socket)
+            .env(SERVICES_ENV, &self.services)
             .env(AUTHKEY_ENV, &self.authkey)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -145,10 +220,14 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
         clients,
         workers,
         mut hangup,
-        worker_args,
         handshake_timeout,
         grace,
+        client_wait,
     } = supervisor;
+    let addrs = clients
+        .iter()
+        .map(|(service, listener)| Ok((*service, listener.local_addr()?)))
+        .collect::<io::Result<Vec<_>>>()?;
     let dir = PrivateDir::create()?;
     let socket = dir.0.join("handoff.sock");
     let listener = pool::bind_unix(&socket)?;
@@ -175,7 +254,7 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
         exe: std::env::current_exe()?,
         socket,
         authkey,
-        args: worker_args,
+        services: WorkerLink::services_value(&addrs),
         generations,
         running: JoinSet::new(),
         alive: 0,
@@ -235,11 +314,15 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
             }
         }
     };
-    let accept = dispatch(clients, &pool, DEFAULT_CLIENT_WAIT, &lifecycle);
-    let ((), accepted) = tokio::join!(manage, accept);
-    if let Err(error) = accepted {
-        tracing::error!(%error, "echo: accept loop failed");
-    }
+    let accept = futures_util::future::join_all(clients.into_iter().map(|(service, clients)| {
+        let (pool, lifecycle) = (&pool, &lifecycle);
+        async move {
+            if let Err(error) = dispatch(clients, pool, client_wait, lifecycle).await {
+                tracing::error!(service = service.name(), %error, "accept loop failed");
+            }
+        }
+    }));
+    tokio::join!(manage, accept);
 
     // Shutdown: no new client anywhere; every worker finishes its connections and exits.
     pool.retire(|_| true);
@@ -264,4 +347,40 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
     sessions.close();
     sessions.wait().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_link_round_trips_and_finds_services_by_address() {
+        let addrs = [
+            (Service::Echo, "127.0.0.1:7001".parse().unwrap()),
+            (Service::Http, "[::]:7002".parse().unwrap()),
+        ];
+        let value = WorkerLink::services_value(&addrs);
+        assert_eq!(value, "echo=127.0.0.1:7001,http=[::]:7002");
+        let link = WorkerLink::parse("/s".into(), "k".into(), &value).unwrap();
+        assert_eq!(link.services, addrs);
+        let at = |a: &str| link.service_at(a.parse().unwrap());
+        assert_eq!(at("127.0.0.1:7001"), Some(Service::Echo));
+        assert_eq!(at("127.0.0.2:7001"), None);
+        assert_eq!(at("[::1]:7002"), Some(Service::Http));
+        assert_eq!(at("127.0.0.1:7003"), None);
+    }
+
+    #[test]
+    fn a_bad_worker_link_is_refused() {
+        for (key, services) in [
+            ("k", "time=127.0.0.1:1"),
+            ("k", "echo=x"),
+            ("", "echo=127.0.0.1:1"),
+        ] {
+            assert!(
+                WorkerLink::parse("/s".into(), key.into(), services).is_err(),
+                "{services}"
+            );
+        }
+    }
 }

@@ -11,7 +11,7 @@ use crate::service::Lifecycle;
 use std::future::Future;
 use std::io;
 use std::net::TcpStream as StdTcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::Interest;
@@ -56,57 +56,19 @@ pub async fn run(
     options: WorkerOptions,
     stop: impl Future<Output = ()>,
 ) -> Result<Summary, WorkerError> {
-    let stream = connect(&options).await?;
-    let handshake = |source| WorkerError::Handshake {
-        path: options.connect.clone(),
-        source,
-    };
-    let mut connection = MpConnection::new(stream, 1024);
-    if let Some(key) = &options.authkey {
-        connection.client_handshake(key).await.map_err(handshake)?;
-    }
-    let pid = pickle::dumps(
-        &Value::Int(i64::from(std::process::id())),
-        pickle::Protocol::V4,
-    );
-    connection
-        .send_bytes(&pid)
-        .await
-        .map_err(|e| handshake(MpError::Io(e)))?;
-    // The server sends nothing between the handshake and the first fd, so no byte of
-    // an fd message can be sitting in the connection's read buffer.
-    let stream = connection.into_inner();
-
+    let stream = register(
+        &options.connect,
+        options.authkey.as_deref(),
+        options.connect_timeout,
+    )
+    .await?;
     let lifecycle = Lifecycle::default();
     let echo = Arc::new(options.echo.clone());
-    let mut summary = Summary::default();
-    tokio::pin!(stop);
-    loop {
-        let received = tokio::select! {
-            _ = &mut stop => break,
-            received = stream.async_io(Interest::READABLE, || scm::recv_fds(&stream)) => received,
-        };
-        match received {
-            Ok(Some(fds)) => {
-                for fd in fds {
-                    summary.received += 1;
-                    match tcp_from(fd) {
-                        Ok(tcp) => serve(tcp, options.service, &echo, &lifecycle),
-                        Err(error) => tracing::warn!(%error, "handed fd is not a TCP socket"),
-                    }
-                }
-            }
-            Ok(None) => {
-                tracing::info!("handoff server closed the socket; draining");
-                break;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "handoff socket failed; draining");
-                break;
-            }
-        }
-    }
-    drop(stream);
+    let received = receive(stream, stop, |tcp| {
+        serve(tcp, options.service, &echo, &lifecycle)
+    })
+    .await;
+    let mut summary = Summary { received, cut: 0 };
     lifecycle.shutdown.cancel();
     lifecycle.tracker.close();
     if tokio::time::timeout(options.grace, lifecycle.tracker.wait())
@@ -122,10 +84,76 @@ pub async fn run(
     Ok(summary)
 }
 
-async fn connect(options: &WorkerOptions) -> Result<UnixStream, WorkerError> {
-    let deadline = tokio::time::Instant::now() + options.connect_timeout;
+/// Connects to the handoff socket at `path`, proves `authkey` and announces our pid: from
+/// then on every message on the returned stream carries a socket.
+pub async fn register(
+    path: &Path,
+    authkey: Option<&[u8]>,
+    connect_timeout: Duration,
+) -> Result<UnixStream, WorkerError> {
+    let stream = connect(path, connect_timeout).await?;
+    let handshake = |source| WorkerError::Handshake {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut connection = MpConnection::new(stream, 1024);
+    if let Some(key) = authkey {
+        connection.client_handshake(key).await.map_err(handshake)?;
+    }
+    let pid = pickle::dumps(
+        &Value::Int(i64::from(std::process::id())),
+        pickle::Protocol::V4,
+    );
+    connection
+        .send_bytes(&pid)
+        .await
+        .map_err(|e| handshake(MpError::Io(e)))?;
+    // The server sends nothing between the handshake and the first fd, so no byte of
+    // an fd message can be sitting in the connection's read buffer.
+    Ok(connection.into_inner())
+}
+
+/// Gives every TCP socket handed over `stream` to `serve`, until the server closes the
+/// socket (it retires us) or `stop` completes. Returns how many sockets arrived.
+pub async fn receive(
+    stream: UnixStream,
+    stop: impl Future<Output = ()>,
+    mut serve: impl FnMut(TcpStream),
+) -> u64 {
+    let mut received = 0;
+    tokio::pin!(stop);
     loop {
-        match UnixStream::connect(&options.connect).await {
+        let fds = tokio::select! {
+            _ = &mut stop => break,
+            fds = stream.async_io(Interest::READABLE, || scm::recv_fds(&stream)) => fds,
+        };
+        match fds {
+            Ok(Some(fds)) => {
+                for fd in fds {
+                    received += 1;
+                    match tcp_from(fd) {
+                        Ok(tcp) => serve(tcp),
+                        Err(error) => tracing::warn!(%error, "handed fd is not a TCP socket"),
+                    }
+                }
+            }
+            Ok(None) => {
+                tracing::info!("handoff server closed the socket; draining");
+                break;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "handoff socket failed; draining");
+                break;
+            }
+        }
+    }
+    received
+}
+
+async fn connect(path: &Path, timeout: Duration) -> Result<UnixStream, WorkerError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match UnixStream::connect(path).await {
             Ok(stream) => return Ok(stream),
             Err(error)
                 if matches!(
@@ -137,7 +165,7 @@ async fn connect(options: &WorkerOptions) -> Result<UnixStream, WorkerError> {
             }
             Err(source) => {
                 return Err(WorkerError::Connect {
-                    path: options.connect.clone(),
+                    path: path.to_path_buf(),
                     source,
                 })
             }

@@ -5,13 +5,12 @@
 //! [`serve_frames`] is the connection loop shared with the pickle RPC service: handshake,
 //! frame cap, idle timeout, and a shutdown that lets a request in flight finish.
 
-use super::{has_unread_input, serve_tcp, tcp_of, Lifecycle, ServerStream, TcpOptions};
+use super::{has_unread_input, serve_tcp, tcp_of, Lifecycle, ServerStream, TcpOptions, TcpSource};
 use crate::mpconn::{MpConnection, MpError};
 use bytes::Bytes;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Settings of a framed (multiprocessing.connection) service.
@@ -93,7 +92,7 @@ pub async fn serve_frames(
 /// Runs a framed service: every connection's frames are answered by `reply` (the echo:
 /// `|frame| frame`).
 pub async fn run(
-    listener: TcpListener,
+    listener: impl Into<TcpSource>,
     tcp: TcpOptions,
     options: FrameOptions,
     lifecycle: Lifecycle,

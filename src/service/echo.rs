@@ -3,7 +3,7 @@
 //! waits to be written), half-close, an idle timeout, and recipe 9's HMAC challenge when
 //! a key is set.
 
-use super::{has_unread_input, serve_tcp, tcp_of, Lifecycle, ServerStream, TcpOptions};
+use super::{has_unread_input, serve_tcp, tcp_of, Lifecycle, ServerStream, TcpOptions, TcpSource};
 use crate::auth::{challenge_client, AuthError, HmacAuth};
 use std::future::poll_fn;
 use std::future::Future;
@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// During shutdown, a connection quiet for this long has nothing in flight and is closed;
@@ -51,7 +50,7 @@ pub enum EchoError {
 }
 
 pub async fn run(
-    listener: TcpListener,
+    listener: impl Into<TcpSource>,
     tcp: TcpOptions,
     options: EchoOptions,
     lifecycle: Lifecycle,

@@ -41,6 +41,35 @@ pub struct Lifecycle {
     pub tracker: TaskTracker,
 }
 
+/// Where a TCP service's connections come from: its own listener, or, in a `--workers`
+/// worker process, the sockets the supervisor hands over.
+pub enum TcpSource {
+    Listener(TcpListener),
+    Handed(tokio::sync::mpsc::Receiver<TcpStream>),
+}
+
+impl From<TcpListener> for TcpSource {
+    fn from(listener: TcpListener) -> Self {
+        TcpSource::Listener(listener)
+    }
+}
+
+impl TcpSource {
+    /// The next connection; `None` once the supervisor stops handing sockets over.
+    async fn accept(&mut self) -> Option<io::Result<(TcpStream, SocketAddr)>> {
+        match self {
+            TcpSource::Listener(listener) => Some(listener.accept().await),
+            TcpSource::Handed(sockets) => loop {
+                let stream = sockets.recv().await?;
+                // A client gone before it got here has no peer: skip it.
+                if let Ok(peer) = stream.peer_addr() {
+                    return Some(Ok((stream, peer)));
+                }
+            },
+        }
+    }
+}
+
 /// Settings every TCP service shares.
 #[derive(Clone)]
 pub struct TcpOptions {
@@ -59,7 +88,7 @@ pub struct TcpOptions {
 /// descriptors) are logged and retried after a short pause, connections over the cap are
 /// closed and counted, and a failed TLS handshake only ends its own connection.
 pub async fn serve_tcp<H, F>(
-    listener: TcpListener,
+    incoming: impl Into<TcpSource>,
     options: TcpOptions,
     lifecycle: Lifecycle,
     handle: H,
@@ -68,6 +97,7 @@ where
     H: Fn(ServerStream, SocketAddr) -> F + Send + Sync + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
+    let mut incoming = incoming.into();
     let handle = Arc::new(handle);
     let slots = Arc::new(Semaphore::new(options.max_connections));
     let mut refused =
@@ -75,9 +105,10 @@ where
     loop {
         let (socket, peer) = tokio::select! {
             _ = lifecycle.shutdown.cancelled() => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
+            accepted = incoming.accept() => match accepted {
+                None => return Ok(()),
+                Some(Ok(pair)) => pair,
+                Some(Err(error)) => {
                     tracing::warn!(service = options.name, %error, "accept failed; retrying");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -136,7 +167,7 @@ async fn tls_handshake(
 
 /// Counts an event that a hostile peer could make happen a million times a second, and
 /// logs it at most once a second.
-struct RateLimitedCount {
+pub struct RateLimitedCount {
     service: &'static str,
     what: &'static str,
     total: u64,
@@ -145,7 +176,7 @@ struct RateLimitedCount {
 }
 
 impl RateLimitedCount {
-    fn new(service: &'static str, what: &'static str) -> Self {
+    pub fn new(service: &'static str, what: &'static str) -> Self {
         RateLimitedCount {
             service,
             what,
@@ -155,7 +186,7 @@ impl RateLimitedCount {
         }
     }
 
-    fn add(&mut self) {
+    pub fn add(&mut self) {
         self.total += 1;
         self.since_log += 1;
         let due = self

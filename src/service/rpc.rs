@@ -19,14 +19,13 @@
 //! ```
 
 use super::conn::FrameOptions;
-use super::{Lifecycle, TcpOptions};
+use super::{Lifecycle, TcpOptions, TcpSource};
 use crate::proto::pickle::{self, Protocol, Value};
 use bytes::Bytes;
 use num_bigint::BigInt;
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// A call's arguments, as the client passed them.
 #[derive(Debug)]
@@ -302,7 +301,7 @@ pub fn sub(x: &Value, y: &Value) -> Outcome {
 }
 
 pub async fn run(
-    listener: TcpListener,
+    listener: impl Into<TcpSource>,
     tcp: TcpOptions,
     options: FrameOptions,
     server: Arc<RpcServer>,

@@ -6,7 +6,7 @@
 //! The HTTP glue is kept to [`handle`] (hyper's http1 server on each connection of
 //! [`serve_tcp`]) so the dispatcher, [`dispatch`], can move onto the shared HTTP stack.
 
-use super::{serve_tcp, Lifecycle, TcpOptions};
+use super::{serve_tcp, Lifecycle, TcpOptions, TcpSource};
 use crate::kv::{Store, StoreError};
 use crate::proto::xmlrpc::{
     decode_multicall, encode_fault, encode_response, multicall_result, parse_call, py_repr,
@@ -25,7 +25,6 @@ use std::io::{Read, Write};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 /// Python's `SimpleXMLRPCRequestHandler.encode_threshold`: replies longer than this are
 /// gzipped when the client accepts gzip.
@@ -58,7 +57,7 @@ struct State {
 
 /// Serves XML-RPC on `listener` until shutdown.
 pub async fn run(
-    listener: TcpListener,
+    listener: impl Into<TcpSource>,
     tcp: TcpOptions,
     options: XmlRpcOptions,
     store: Store,

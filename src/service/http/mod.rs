@@ -24,7 +24,7 @@ pub mod shapes;
 mod status;
 mod websocket;
 
-use super::{serve_tcp, Lifecycle, ServerStream, TcpOptions};
+use super::{serve_tcp, Lifecycle, ServerStream, TcpOptions, TcpSource};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri, Version};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -35,7 +35,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 
@@ -244,7 +243,7 @@ impl Req {
 /// Serves HTTP on `listener` until shutdown; keep-alive connections are closed gracefully
 /// (in-flight requests finish) when it comes.
 pub async fn run(
-    listener: TcpListener,
+    listener: impl Into<TcpSource>,
     tcp: TcpOptions,
     options: HttpOptions,
     lifecycle: Lifecycle,
