@@ -76,7 +76,10 @@ pub struct Server {
 const HANDED_QUEUE: usize = 1024;
 
 /// In a worker process: where each handed socket goes, by service.
-type HandedSenders = Vec<(Service, tokio::sync::mpsc::Sender<tokio::net::TcpStream>)>;
+type HandedSenders = Vec<(
+    Service,
+    tokio::sync::mpsc::Sender<(tokio::net::TcpStream, SocketAddr)>,
+)>;
 
 /// One service's listening line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -467,13 +470,13 @@ async fn run_worker(
         .map_err(StartupError::Worker)?;
     let mut dropped =
         service::RateLimitedCount::new("worker", "handed sockets dropped: queue full");
-    let feed = handoff::worker::receive(stream, std::future::pending(), move |tcp| {
+    let feed = handoff::worker::receive(stream, std::future::pending(), move |tcp, peer| {
         let service = tcp
             .local_addr()
             .ok()
             .and_then(|local| link.service_at(local));
         let sender = senders.iter().find(|(s, _)| Some(*s) == service);
-        match sender.map(|(_, sender)| sender.try_send(tcp)) {
+        match sender.map(|(_, sender)| sender.try_send((tcp, peer))) {
             Some(Ok(())) => {}
             Some(Err(_)) => dropped.add(),
             None => tracing::warn!(?service, "handed a socket for no service of this worker"),

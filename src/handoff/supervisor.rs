@@ -267,6 +267,10 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
     let manage = async {
         loop {
             tokio::select! {
+                // First: a worker that exits because the whole group got SIGTERM is not
+                // a death to repair.
+                biased;
+                _ = shutdown.cancelled() => return,
                 Some(joined) = children.running.join_next() => match joined {
                     Ok(Event::Exited { pid, generation, started, status }) => {
                         children.forget(pid);
@@ -310,7 +314,6 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
                         tracing::info!(generation, retired, "old generation retired");
                     });
                 }
-                _ = shutdown.cancelled() => return,
             }
         }
     };

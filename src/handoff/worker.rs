@@ -10,7 +10,7 @@ use crate::service::echo::{EchoConnection, EchoOptions};
 use crate::service::Lifecycle;
 use std::future::Future;
 use std::io;
-use std::net::TcpStream as StdTcpStream;
+use std::net::{SocketAddr, TcpStream as StdTcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,7 +64,7 @@ pub async fn run(
     .await?;
     let lifecycle = Lifecycle::default();
     let echo = Arc::new(options.echo.clone());
-    let received = receive(stream, stop, |tcp| {
+    let received = receive(stream, stop, |tcp, _peer| {
         serve(tcp, options.service, &echo, &lifecycle)
     })
     .await;
@@ -113,12 +113,13 @@ pub async fn register(
     Ok(connection.into_inner())
 }
 
-/// Gives every TCP socket handed over `stream` to `serve`, until the server closes the
-/// socket (it retires us) or `stop` completes. Returns how many sockets arrived.
+/// Gives every TCP socket handed over `stream` (with its peer's address) to `serve`,
+/// until the server closes the socket (it retires us) or `stop` completes. Returns how
+/// many sockets arrived.
 pub async fn receive(
     stream: UnixStream,
     stop: impl Future<Output = ()>,
-    mut serve: impl FnMut(TcpStream),
+    mut serve: impl FnMut(TcpStream, SocketAddr),
 ) -> u64 {
     let mut received = 0;
     tokio::pin!(stop);
@@ -132,7 +133,7 @@ pub async fn receive(
                 for fd in fds {
                     received += 1;
                     match tcp_from(fd) {
-                        Ok(tcp) => serve(tcp),
+                        Ok((tcp, peer)) => serve(tcp, peer),
                         Err(error) => tracing::warn!(%error, "handed fd is not a TCP socket"),
                     }
                 }
@@ -173,16 +174,16 @@ async fn connect(path: &Path, timeout: Duration) -> Result<UnixStream, WorkerErr
     }
 }
 
-fn tcp_from(fd: rustix::fd::OwnedFd) -> io::Result<TcpStream> {
+fn tcp_from(fd: rustix::fd::OwnedFd) -> io::Result<(TcpStream, SocketAddr)> {
     let std = StdTcpStream::from(fd);
     // Fails with ENOTSOCK / EINVAL for anything that is not a connected TCP socket.
-    std.peer_addr()?;
+    let peer = std.peer_addr()?;
     std.set_nonblocking(true)?;
-    let _ = std.set_nodelay(true);
-    TcpStream::from_std(std)
+    Ok((TcpStream::from_std(std)?, peer))
 }
 
 fn serve(tcp: TcpStream, service: WorkerService, echo: &Arc<EchoOptions>, lifecycle: &Lifecycle) {
+    let _ = tcp.set_nodelay(true);
     match service {
         WorkerService::Echo => {
             let connection =

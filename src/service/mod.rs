@@ -45,7 +45,8 @@ pub struct Lifecycle {
 /// worker process, the sockets the supervisor hands over.
 pub enum TcpSource {
     Listener(TcpListener),
-    Handed(tokio::sync::mpsc::Receiver<TcpStream>),
+    /// Each with its peer's address.
+    Handed(tokio::sync::mpsc::Receiver<(TcpStream, SocketAddr)>),
 }
 
 impl From<TcpListener> for TcpSource {
@@ -59,13 +60,7 @@ impl TcpSource {
     async fn accept(&mut self) -> Option<io::Result<(TcpStream, SocketAddr)>> {
         match self {
             TcpSource::Listener(listener) => Some(listener.accept().await),
-            TcpSource::Handed(sockets) => loop {
-                let stream = sockets.recv().await?;
-                // A client gone before it got here has no peer: skip it.
-                if let Ok(peer) = stream.peer_addr() {
-                    return Some(Ok((stream, peer)));
-                }
-            },
+            TcpSource::Handed(sockets) => sockets.recv().await.map(Ok),
         }
     }
 }
