@@ -8,73 +8,8 @@ use netkit::bulk::header::Header;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-
-/// A running `netkit bulk recv`, killed on drop.
-struct Receiver {
-    child: Child,
-    addr: String,
-    stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl Receiver {
-    fn start(args: &[&str]) -> Receiver {
-        let mut child = Command::new(NETKIT)
-            .args(["bulk", "recv", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start netkit bulk recv");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("netkit: bulk listening on tcp://")
-            .unwrap_or_else(|| panic!("listening line: {line:?}"))
-            .to_string();
-        Receiver {
-            child,
-            addr,
-            stdout,
-        }
-    }
-
-    /// Waits for the receiver to exit: (exit code, rest of stdout, stderr).
-    fn finish(mut self) -> (Option<i32>, String, String) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "receiver did not exit"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let mut out = String::new();
-        self.stdout.read_to_string(&mut out).unwrap();
-        let mut err = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (status.code(), out, err)
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn json(text: &str) -> serde_json::Value {
     let line = text.lines().last().unwrap_or_else(|| panic!("no output"));
@@ -140,7 +75,7 @@ fn round_trip(
     let src = dir.join("src.bin");
     let dst = dir.join("dst.bin");
     std::fs::write(&src, data).unwrap();
-    let rx = Receiver::start(&["--out", dst.to_str().unwrap(), "--json"]);
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap(), "--json"]);
     let mut args = vec![src.to_str().unwrap(), rx.addr.as_str(), "--json"];
     args.extend_from_slice(extra_send);
     let out = send(&args);
@@ -203,7 +138,7 @@ fn multi_gib_sparse_file_round_trips_and_stays_sparse() {
             file.write_all_at(mark, at).unwrap();
         }
     }
-    let rx = Receiver::start(&["--out", dst.to_str().unwrap(), "--json"]);
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap(), "--json"]);
     let out = send(&[src.to_str().unwrap(), &rx.addr, "--json"]);
     assert_ok(&out);
     let (code, rx_out, rx_err) = rx.finish();
@@ -264,7 +199,7 @@ fn stdin_to_file() {
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("piped");
     let data = noise(1_000_000, 12);
-    let rx = Receiver::start(&["--out", dst.to_str().unwrap()]);
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap()]);
     assert_ok(&netkit(&["bulk", "send", "--stdin", &rx.addr], &data));
     assert_eq!(rx.finish().0, Some(0));
     assert_eq!(std::fs::read(&dst).unwrap(), data);
@@ -343,7 +278,7 @@ fn refused(extra: &[&str], bytes: &[u8], expected: &str) {
     let dst = dir.path().join("out.bin");
     let mut args = vec!["--out", dst.to_str().unwrap()];
     args.extend_from_slice(extra);
-    let rx = Receiver::start(&args);
+    let rx = BulkReceiver::start(&args);
     let reply = speak(&rx.addr, bytes);
     let (code, _, err) = rx.finish();
     assert_eq!(code, Some(1), "{err}");
@@ -431,7 +366,7 @@ fn headers_that_lie_about_sizes() {
 fn a_stream_that_does_not_match_its_transfer_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("out.bin");
-    let rx = Receiver::start(&["--out", dst.to_str().unwrap()]);
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap()]);
     // Stream 0 of 2 starts a 100-byte transfer and sends its half...
     let mut first = Header::single(9, 100);
     first.stream_count = 2;
@@ -485,7 +420,7 @@ fn sender_reports_the_receivers_refusal() {
         .set_len(50 << 20)
         .unwrap();
     let dst = dir.path().join("dst");
-    let rx = Receiver::start(&["--out", dst.to_str().unwrap(), "--max-size", "1MiB"]);
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap(), "--max-size", "1MiB"]);
     let out = send(&[src.to_str().unwrap(), &rx.addr]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -506,7 +441,7 @@ fn resume_sends_only_what_is_missing() {
     std::fs::write(&src, &data).unwrap();
 
     // A first attempt cut after 1.5 MB: a resumable header, then the connection closes.
-    let rx = Receiver::start(&["--out", dst.to_str().unwrap(), "--resume"]);
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap(), "--resume"]);
     let mut header = Header::single(0, data.len() as u64);
     header.resume = true;
     // The id the sender derives for this file: learned from a dry header exchange below.
@@ -527,7 +462,7 @@ fn resume_sends_only_what_is_missing() {
     assert_eq!(parts.len(), 1, "{parts:?}");
 
     // The real sender resumes there.
-    let rx = Receiver::start(&["--out", dst.to_str().unwrap(), "--resume", "--json"]);
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap(), "--resume", "--json"]);
     let out = send(&[src.to_str().unwrap(), &rx.addr, "--resume", "--json"]);
     assert_ok(&out);
     let sent = json(&String::from_utf8_lossy(&out.stdout));
@@ -561,7 +496,7 @@ fn resume_id_of(path: &Path) -> u64 {
 fn keep_going_receives_one_transfer_after_another() {
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("dst");
-    let rx = Receiver::start(&["--out", dst.to_str().unwrap(), "--keep-going", "--json"]);
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap(), "--keep-going", "--json"]);
     for (i, len) in [10usize, 20_000, 1].into_iter().enumerate() {
         let src = dir.path().join(format!("src{i}"));
         let data = noise(len, i as u64 + 20);
@@ -624,7 +559,7 @@ fn a_signal_mid_transfer_leaves_no_part_file() {
         let dst = dir.path().join("out.bin");
         let mut args = vec!["--out", dst.to_str().unwrap()];
         args.extend_from_slice(extra);
-        let rx = Receiver::start(&args);
+        let rx = BulkReceiver::start(&args);
         let mut tcp = TcpStream::connect(&rx.addr).unwrap();
         tcp.write_all(&Header::single(5, 1 << 20).encode()).unwrap();
         tcp.write_all(&noise(300_000, 5)).unwrap();

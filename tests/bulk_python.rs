@@ -60,60 +60,6 @@ fn py(script: &str, args: &[&str]) -> String {
     python(&"python3".into(), script, args)
 }
 
-struct Receiver {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Receiver {
-    fn start(args: &[&str]) -> Receiver {
-        let mut child = Command::new(NETKIT)
-            .args(["bulk", "recv", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        out.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("netkit: bulk listening on tcp://")
-            .unwrap_or_else(|| panic!("{line:?}"))
-            .to_string();
-        // The summary line is read by the caller through finish().
-        child.stdout = Some(out.into_inner());
-        Receiver { child, addr }
-    }
-
-    fn finish(mut self) -> (bool, String, String) {
-        let status = self.child.wait().unwrap();
-        let mut out = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        let mut err = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (status.success(), out, err)
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn numpy_arrays_round_trip_with_dtype_shape_and_order() {
     require_numpy();
@@ -126,7 +72,7 @@ fn numpy_arrays_round_trip_with_dtype_shape_and_order() {
     for name in names.split_whitespace() {
         let src = dir.path().join(format!("{name}.npy"));
         let dst = dir.path().join(format!("{name}.out.npy"));
-        let rx = Receiver::start(&["--out", dst.to_str().unwrap(), "--json"]);
+        let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap(), "--json"]);
         let out = netkit(
             &["bulk", "send", src.to_str().unwrap(), &rx.addr, "--json"],
             b"",
@@ -137,6 +83,7 @@ fn numpy_arrays_round_trip_with_dtype_shape_and_order() {
             String::from_utf8_lossy(&out.stderr)
         );
         let (ok, rx_out, rx_err) = rx.finish();
+        let ok = ok == Some(0);
         assert!(ok, "{name}: {rx_err}");
         let summary: serde_json::Value =
             serde_json::from_str(rx_out.lines().last().unwrap()).unwrap();
@@ -208,7 +155,7 @@ fn recipe_send_from_to_netkit_raw_recv() {
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("arr.bin");
     let n_bytes = (1_234_567 * 8).to_string();
-    let rx = Receiver::start(&[
+    let rx = BulkReceiver::start(&[
         "--out",
         dst.to_str().unwrap(),
         "--raw",
@@ -228,6 +175,7 @@ fn recipe_send_from_to_netkit_raw_recv() {
         &[port],
     );
     let (ok, out, err) = rx.finish();
+    let ok = ok == Some(0);
     assert!(ok, "{err}");
     let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
     assert_eq!(summary["bytes"], 1_234_567 * 8);
@@ -244,7 +192,7 @@ fn recipe_send_from_to_netkit_raw_recv() {
 fn short_raw_transfer_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("arr.bin");
-    let rx = Receiver::start(&["--out", dst.to_str().unwrap(), "--raw", "--bytes", "1000"]);
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap(), "--raw", "--bytes", "1000"]);
     let src = dir.path().join("short");
     std::fs::write(&src, [7u8; 999]).unwrap();
     let out = netkit(
@@ -253,6 +201,7 @@ fn short_raw_transfer_leaves_no_file() {
     );
     assert!(out.status.success());
     let (ok, _, err) = rx.finish();
+    let ok = ok == Some(0);
     assert!(!ok);
     assert!(
         err.contains("connection closed after 999 of 1000 bytes"),

@@ -256,3 +256,68 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 }
+
+/// A running `netkit bulk recv` on 127.0.0.1:0, killed on drop.
+pub struct BulkReceiver {
+    pub child: Child,
+    pub addr: String,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl BulkReceiver {
+    pub fn start(args: &[&str]) -> BulkReceiver {
+        let mut child = Command::new(NETKIT)
+            .args(["bulk", "recv", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start netkit bulk recv");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("netkit: bulk listening on tcp://")
+            .unwrap_or_else(|| panic!("listening line: {line:?}"))
+            .to_string();
+        BulkReceiver {
+            child,
+            addr,
+            stdout,
+        }
+    }
+
+    /// Waits for the receiver to exit: (exit code, rest of stdout, stderr).
+    pub fn finish(mut self) -> (Option<i32>, String, String) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "receiver did not exit"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut out = String::new();
+        self.stdout.read_to_string(&mut out).unwrap();
+        let mut err = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status.code(), out, err)
+    }
+}
+
+impl Drop for BulkReceiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
