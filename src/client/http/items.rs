@@ -263,10 +263,11 @@ pub fn complete_url(text: &str) -> String {
     }
     if let Some(rest) = text.strip_prefix(':') {
         // `:` alone, `:/path`, `:8080`, `:8080/path`.
-        return format!(
-            "http://localhost{}",
-            if rest.is_empty() { "" } else { text }
-        );
+        return if rest.is_empty() || rest.starts_with('/') {
+            format!("http://localhost{rest}")
+        } else {
+            format!("http://localhost{text}")
+        };
     }
     format!("http://{text}")
 }
