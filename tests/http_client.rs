@@ -373,6 +373,90 @@ fn piped_output_is_exactly_the_body() {
 }
 
 #[test]
+fn caps_and_timeouts() {
+    let (_s, base) = httpbin();
+    let out = run(&["--max-body", "1000", &format!("{base}/bytes/1001")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "netkit: http://{base}/bytes/1001: the response body is over 1000 bytes (--max-body)\n"
+        )
+    );
+    assert_eq!(
+        ok(&["--max-body", "1000", &format!("{base}/bytes/1000")]).len(),
+        1000
+    );
+    // The decoded body is capped too: /gzip echoes the 5000-byte header compressed to a
+    // few hundred bytes, but it is over 1000 once unzipped.
+    let pad = format!("X-Pad:{}", "a".repeat(5000));
+    let out = run(&["--max-body", "1000", &format!("{base}/gzip"), &pad]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("netkit: http://{base}/gzip: the body decodes to more than 1000 bytes\n")
+    );
+    // Downloads have no cap: they go to disk.
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("big");
+    ok(&[
+        "--max-body",
+        "1000",
+        "-d",
+        "-o",
+        target.to_str().unwrap(),
+        &format!("{base}/bytes/50000"),
+    ]);
+    assert_eq!(std::fs::metadata(&target).unwrap().len(), 50_000);
+    let out = run(&["--timeout", "0.3", &format!("{base}/delay/5")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("netkit: http://{base}/delay/5: no answer within 300ms\n")
+    );
+}
+
+#[test]
+fn client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().to_str().unwrap();
+    assert!(netkit(&["tls", "gen-cert", "--out", certs], b"")
+        .status
+        .success());
+    let file = |name: &str| format!("{certs}/{name}");
+    let served = serve(
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &file("server.pem"),
+            "--tls-key",
+            &file("server.key"),
+            "--tls-client-ca",
+            &file("ca.pem"),
+        ],
+        1,
+    );
+    let url = format!("https://{}/get", served.addr("http"));
+    let reply = ok_json(&[
+        "--cacert",
+        &file("ca.pem"),
+        "--cert",
+        &file("client.pem"),
+        "--key",
+        &file("client.key"),
+        &url,
+    ]);
+    assert_eq!(reply["url"], url);
+    let out = run(&["--cacert", &file("ca.pem"), &url]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "no client certificate must fail"
+    );
+}
+
+#[test]
 fn usage_errors_exit_2() {
     for (args, message) in [
         (
