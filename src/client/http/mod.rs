@@ -258,7 +258,13 @@ pub async fn run(options: HttpOptions) -> Result<Outcome, HttpError> {
     if print.request_body && !sent.body.is_empty() {
         let shown = output::body(&sent.body, content_type.as_deref(), options.render);
         out(&mut stdout, &shown)?;
-        out(&mut stdout, b"\n\n")?;
+        // One blank line between the request body and what follows.
+        let gap: &[u8] = if shown.ends_with(b"\n") {
+            b"\n"
+        } else {
+            b"\n\n"
+        };
+        out(&mut stdout, gap)?;
     }
     let response = exchange.response;
     let status = response.status();
