@@ -483,8 +483,8 @@ struct HttpArgs {
     /// The file --download writes
     #[arg(short, long, value_name = "FILE", requires = "download")]
     output: Option<PathBuf>,
-    /// Check the server's certificate: yes, or no to accept any
-    #[arg(long, value_name = "yes|no", default_value = "yes")]
+    /// Check the server's certificate: yes, no to accept any, or a CA file (PEM) to trust
+    #[arg(long, value_name = "yes|no|PEM", default_value = "yes")]
     verify: String,
     /// CA certificate(s) to trust for https:// (PEM) [default: the system's]
     #[arg(long, value_name = "PEM")]
@@ -580,12 +580,18 @@ fn run_http(args: HttpArgs, verbose: bool) -> Result<ExitCode, Failure> {
             color: tty && !no_color,
         },
     };
+    // As in httpie, --verify takes yes, no, or the path of a CA bundle.
+    let mut cacert = args.cacert;
     let insecure = match args.verify.to_ascii_lowercase().as_str() {
         "yes" | "true" => false,
         "no" | "false" => true,
+        _ if std::path::Path::new(&args.verify).is_file() && cacert.is_none() => {
+            cacert = Some(PathBuf::from(&args.verify));
+            false
+        }
         other => {
             return Err(usage(anyhow::anyhow!(
-                "--verify {other:?}: use yes or no (or --cacert PEM)"
+                "--verify {other:?}: use yes, no or a CA file (PEM)"
             )))
         }
     };
@@ -613,7 +619,7 @@ fn run_http(args: HttpArgs, verbose: bool) -> Result<ExitCode, Failure> {
         tls: TlsOptions {
             insecure,
             files: ClientTlsFiles {
-                ca: args.cacert,
+                ca: cacert,
                 cert: args.cert,
                 key: args.key,
             },

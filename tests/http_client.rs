@@ -313,8 +313,9 @@ fn https_with_cacert_and_http2() {
         )) && stderr.contains("--cacert PEM"),
         "{stderr}"
     );
-    // --verify no accepts it anyway.
+    // --verify no accepts it anyway; --verify PEM is --cacert, as in httpie.
     assert_eq!(ok_json(&["--verify", "no", &url])["url"], url);
+    assert_eq!(ok_json(&["--verify", &ca, &url])["url"], url);
 
     let verbose = String::from_utf8(ok(&["-v", "--http2", "--cacert", &ca, &url])).unwrap();
     assert!(verbose.starts_with("GET /get HTTP/2\n"), "{verbose}");

@@ -80,6 +80,13 @@ fn headers_text(out: &mut String, headers: &HeaderMap, color: bool) {
 
 /// `content-type` → `Content-Type`, as people (and httpie) write header names.
 fn title_case(name: &str) -> String {
+    // The few names whose usual spelling is not plain title case.
+    match name {
+        "www-authenticate" => return "WWW-Authenticate".into(),
+        "etag" => return "ETag".into(),
+        "te" => return "TE".into(),
+        _ => {}
+    }
     name.split('-')
         .map(|part| {
             let mut chars = part.chars();
@@ -239,9 +246,10 @@ mod tests {
     fn heads() {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", "application/json".parse().unwrap());
+        headers.insert("www-authenticate", "Basic".parse().unwrap());
         assert_eq!(
             response_head(Version::HTTP_2, StatusCode::NOT_FOUND, &headers, false),
-            "HTTP/2 404 Not Found\nContent-Type: application/json\n"
+            "HTTP/2 404 Not Found\nContent-Type: application/json\nWWW-Authenticate: Basic\n"
         );
         assert_eq!(
             request_head(
