@@ -77,6 +77,13 @@ Each bound service prints one line on stdout:
         after_help = "Examples:\n  netkit kv http://localhost:15000 set foo bar\n  netkit kv http://localhost:15000 set spam '[1, 2, 3]'   # VALUE: JSON, else a string\n  netkit kv http://localhost:15000 get spam                # [1,2,3]\n  netkit kv http://localhost:15000 keys                    # one key a line\n  netkit kv http://localhost:15000 exists spam             # true\n  netkit kv http://localhost:15000 delete spam\n\nA missing key is an error (exit code 1), as in the recipe."
     )]
     Kv(KvArgs),
+    /// Send an HTTP request, httpie style: [METHOD] URL [ITEM...]
+    #[command(
+        disable_help_flag = true,
+        override_usage = "netkit http [OPTIONS] [METHOD] URL [ITEM]...",
+        after_help = HTTP_HELP
+    )]
+    Http(HttpArgs),
     /// Networks and addresses, answered exactly like Python's ipaddress (recipe 4)
     Cidr(netkit::cidr::cli::CidrArgs),
     /// TLS tools
@@ -418,6 +425,230 @@ fn run_kv(args: KvArgs) -> Result<(), Failure> {
     })
 }
 
+const HTTP_HELP: &str = "Items:
+  Header:value     request header (Header: alone removes a default header)
+  name==value      URL query parameter
+  field=value      JSON string field (a form field with --form)
+  field:=json      raw JSON field: n:=3 list:='[1,2]' ok:=true
+  field@path       file upload (multipart/form-data)
+
+METHOD is GET, or POST when there are fields. URL may leave out http:// and localhost:
+:8080/get is http://localhost:8080/get. On a terminal JSON is indented and coloured and
+the response headers are shown; piped, only the body is written, as it came.
+-v (before or after the URL) prints the request and the response; logs then need RUST_LOG.
+
+Examples:
+  netkit http :8080/get a==1 X-Trace:abc
+  netkit http POST :8080/post name=x n:=3 list:='[1,2]'
+  netkit http -f :8080/post name=x upload@notes.txt
+  netkit http -v --http2 https://localhost:8443/get --cacert certs/ca.pem
+  netkit http --auth user:passwd --auth-type digest :8080/digest-auth/auth/user/passwd
+  netkit http --follow :8080/redirect/3
+  netkit http --session s.json :8080/cookies/set a==1 && netkit http --session s.json :8080/cookies
+  netkit http -d :8080/bytes/1000000 -o data.bin
+  netkit http --check-status :8080/status/404      # exit code 4";
+
+#[derive(Args, Debug)]
+struct HttpArgs {
+    /// [METHOD] URL [ITEM...]: see the items below
+    #[arg(value_name = "ARGS", required = true, allow_hyphen_values = false)]
+    positionals: Vec<String>,
+    /// Send the fields as a form (application/x-www-form-urlencoded)
+    #[arg(short, long)]
+    form: bool,
+    /// Send TEXT as the body, as it is
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    raw: Option<String>,
+    /// Send the contents of PATH as the body
+    #[arg(long, value_name = "PATH")]
+    body_file: Option<PathBuf>,
+    /// Credentials: USER:PASSWORD (basic, digest) or the token (bearer)
+    #[arg(short, long, value_name = "USER:PASS")]
+    auth: Option<String>,
+    /// How to send --auth
+    #[arg(short = 'A', long, value_enum, value_name = "TYPE")]
+    auth_type: Option<HttpAuthType>,
+    /// Follow redirects (Location) of 3xx answers
+    #[arg(short = 'F', long)]
+    follow: bool,
+    /// Most redirects to follow with --follow
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    max_redirects: usize,
+    /// Keep cookies, --auth and custom headers in this JSON file between runs
+    #[arg(long, value_name = "PATH")]
+    session: Option<PathBuf>,
+    /// Save the body to a file (its name from the response, or --output) instead of printing it
+    #[arg(short, long)]
+    download: bool,
+    /// The file --download writes
+    #[arg(short, long, value_name = "FILE", requires = "download")]
+    output: Option<PathBuf>,
+    /// Check the server's certificate: yes, no to accept any, or a CA file (PEM) to trust
+    #[arg(long, value_name = "yes|no|PEM", default_value = "yes")]
+    verify: String,
+    /// CA certificate(s) to trust for https:// (PEM) [default: the system's]
+    #[arg(long, value_name = "PEM")]
+    cacert: Option<PathBuf>,
+    /// Client certificate (PEM), for servers that ask for one
+    #[arg(long, value_name = "PEM", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Private key of --cert (PEM)
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Speak HTTP/2: h2 by ALPN over TLS (HTTP/1.1 if the server declines), h2c over http://
+    #[arg(long)]
+    http2: bool,
+    /// Seconds to wait for the connection, the response and each piece of the body
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    timeout: f64,
+    /// Exit 3, 4 or 5 for a 3xx, 4xx or 5xx status (with a warning on stderr)
+    #[arg(long)]
+    check_status: bool,
+    /// What to print: H request headers, B request body, h response headers, b response body
+    #[arg(short, long, value_name = "WHAT")]
+    print: Option<String>,
+    /// Print the response headers only (--print h)
+    #[arg(short = 'h', long, conflicts_with_all = ["print", "body"])]
+    headers: bool,
+    /// Print the response body only (--print b)
+    #[arg(short, long, conflicts_with = "print")]
+    body: bool,
+    /// Formatting: all (indent and colours), format, colors or none [default: all on a
+    /// terminal, none when piped]
+    #[arg(long, value_enum, value_name = "STYLE")]
+    pretty: Option<HttpPretty>,
+    /// Largest response body held in memory (also after decoding), e.g. 256MiB
+    #[arg(long, value_name = "SIZE", default_value = "64MiB")]
+    max_body: String,
+    /// Print help
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum HttpAuthType {
+    Basic,
+    Digest,
+    Bearer,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum HttpPretty {
+    All,
+    Format,
+    Colors,
+    None,
+}
+
+fn run_http(args: HttpArgs, verbose: bool) -> Result<ExitCode, Failure> {
+    use netkit::client::http::{self as nethttp, auth::AuthType, output, transport::TlsOptions};
+    use std::io::IsTerminal;
+    let tty = std::io::stdout().is_terminal();
+    let print = match (&args.print, args.headers, args.body, verbose) {
+        (Some(letters), ..) => output::PrintSpec::parse(letters).ok_or_else(|| {
+            usage(anyhow::anyhow!(
+                "--print {letters:?}: use the letters H, B, h and b"
+            ))
+        })?,
+        (None, true, ..) => output::PrintSpec::parse("h").unwrap_or_default(),
+        (None, _, true, _) => output::PrintSpec::parse("b").unwrap_or_default(),
+        (None, _, _, true) => output::PrintSpec::parse("HBhb").unwrap_or_default(),
+        // httpie: headers and body for people, the body alone for pipes.
+        (None, ..) if tty => output::PrintSpec::parse("hb").unwrap_or_default(),
+        (None, ..) => output::PrintSpec::parse("b").unwrap_or_default(),
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let render = match args.pretty {
+        Some(HttpPretty::All) => output::Render {
+            pretty: true,
+            color: true,
+        },
+        Some(HttpPretty::Format) => output::Render {
+            pretty: true,
+            color: false,
+        },
+        Some(HttpPretty::Colors) => output::Render {
+            pretty: false,
+            color: true,
+        },
+        Some(HttpPretty::None) => output::Render {
+            pretty: false,
+            color: false,
+        },
+        None => output::Render {
+            pretty: tty,
+            color: tty && !no_color,
+        },
+    };
+    // As in httpie, --verify takes yes, no, or the path of a CA bundle.
+    let mut cacert = args.cacert;
+    let insecure = match args.verify.to_ascii_lowercase().as_str() {
+        "yes" | "true" => false,
+        "no" | "false" => true,
+        _ if std::path::Path::new(&args.verify).is_file() && cacert.is_none() => {
+            cacert = Some(PathBuf::from(&args.verify));
+            false
+        }
+        other => {
+            return Err(usage(anyhow::anyhow!(
+                "--verify {other:?}: use yes, no or a CA file (PEM)"
+            )))
+        }
+    };
+    let raw = match (&args.raw, &args.body_file) {
+        (Some(text), _) => Some(nethttp::items::RawBody::Text(text.clone())),
+        (None, Some(path)) => Some(nethttp::items::RawBody::File(path.clone())),
+        (None, None) => None,
+    };
+    let max_body = netkit::config::parse_size("--max-body", &args.max_body).map_err(usage)?;
+    let options = nethttp::HttpOptions {
+        positionals: args.positionals,
+        form: args.form,
+        raw,
+        auth: args.auth,
+        auth_type: args.auth_type.map(|t| match t {
+            HttpAuthType::Basic => AuthType::Basic,
+            HttpAuthType::Digest => AuthType::Digest,
+            HttpAuthType::Bearer => AuthType::Bearer,
+        }),
+        follow: args.follow,
+        max_redirects: args.max_redirects,
+        session: args.session,
+        download: args.download,
+        output: args.output,
+        tls: TlsOptions {
+            insecure,
+            files: ClientTlsFiles {
+                ca: cacert,
+                cert: args.cert,
+                key: args.key,
+            },
+        },
+        http2: args.http2,
+        timeout: seconds("--timeout", args.timeout).map_err(usage)?,
+        print,
+        render,
+        max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let outcome = match runtime()?.block_on(nethttp::run(options)) {
+        Ok(outcome) => outcome,
+        Err(error) if error.is_usage() => return Err(usage(error)),
+        Err(error) => return Err(error.into()),
+    };
+    let code = outcome.check_status_code();
+    if args.check_status && code != 0 {
+        let status = outcome.status;
+        eprintln!(
+            "netkit: warning: HTTP {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        );
+        return Ok(ExitCode::from(code));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Args, Debug)]
 struct EchoArgs {
     /// Server address, HOST:PORT
@@ -709,8 +940,17 @@ fn usage(error: impl Into<anyhow::Error>) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // For `netkit http`, -v is httpie's: print the request too. Logs need RUST_LOG.
+    if let Command::Http(args) = cli.command {
+        init_logging(0);
+        return finish(run_http(args, cli.verbose > 0));
+    }
     init_logging(cli.verbose);
-    match run(cli.command) {
+    finish(run(cli.command))
+}
+
+fn finish(outcome: Result<ExitCode, Failure>) -> ExitCode {
+    match outcome {
         Ok(code) => code,
         Err(failure) => {
             eprintln!("netkit: {}", one_line(&failure.error));
@@ -869,6 +1109,7 @@ fn run(command: Command) -> Result<ExitCode, Failure> {
             println!("{}", json_line(&value));
         }
         Command::Kv(args) => run_kv(args)?,
+        Command::Http(args) => return run_http(args, false),
         Command::Cidr(args) => return Ok(netkit::cidr::cli::run(args)?),
         Command::Conn(args) => run_conn(args)?,
         Command::Rpc(args) => return run_rpc(args),

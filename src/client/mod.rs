@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod echo;
+pub mod http;
 pub mod time;
 pub mod xmlrpc;
 
