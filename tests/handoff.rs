@@ -684,3 +684,45 @@ fn a_client_no_worker_takes_is_closed_after_the_handoff_wait_and_later_ones_are_
         worker.saw("late")
     });
 }
+
+#[test]
+fn workers_speak_tls_with_the_supervisors_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().to_str().unwrap();
+    let out = netkit(&["tls", "gen-cert", "--out", certs], b"");
+    assert!(out.status.success(), "{out:?}");
+    let (cert, key, ca) = (
+        format!("{certs}/server.pem"),
+        format!("{certs}/server.key"),
+        format!("{certs}/ca.pem"),
+    );
+    let served = serve(
+        &[
+            "--echo",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ],
+        1,
+    );
+    assert!(served.lines[0].starts_with("netkit: echo listening on tls://"));
+    let port = port_of(served.addr("echo"));
+    for i in 0..4 {
+        let message = format!("over tls {i}");
+        let out = netkit(
+            &[
+                "echo",
+                &format!("localhost:{port}"),
+                "--tls",
+                "--cacert",
+                &ca,
+            ],
+            message.as_bytes(),
+        );
+        assert_eq!(out.stdout, message.as_bytes(), "{out:?}");
+    }
+}
