@@ -532,3 +532,136 @@ fn websocket_echo_text_binary_ping_close() {
     // Not an upgrade: 400.
     assert!(get(server.addr("http"), "/websocket/echo").starts_with("HTTP/1.1 400 "));
 }
+
+/// A raw HTTP/1.1 exchange on a fresh connection: the head as text and the body as bytes.
+fn exchange(addr: &str, request: &str) -> (String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).unwrap();
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    let head = String::from_utf8(out[..split].to_vec()).unwrap();
+    (head, out[split..].to_vec())
+}
+
+/// GET `target` with extra header lines (each ending in \r\n), Connection: close.
+fn get_with(addr: &str, target: &str, headers: &str) -> (String, Vec<u8>) {
+    exchange(
+        addr,
+        &format!("GET {target} HTTP/1.1\r\nHost: h\r\n{headers}Connection: close\r\n\r\n"),
+    )
+}
+
+fn asset(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn image_endpoints_serve_each_format() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let cases: [(&str, &str, &str, &[u8]); 4] = [
+        ("/image/png", "image/png", "image.png", b"\x89PNG\r\n\x1a\n"),
+        ("/image/jpeg", "image/jpeg", "image.jpeg", b"\xff\xd8\xff"),
+        ("/image/webp", "image/webp", "image.webp", b"RIFF"),
+        ("/image/svg", "image/svg+xml", "image.svg", b"<?xml"),
+    ];
+    for (path, content_type, file, magic) in cases {
+        let (head, body) = get_with(addr, path, "");
+        assert!(head.starts_with("HTTP/1.1 200 "), "{path}: {head}");
+        assert_eq!(
+            header_of(&head, "content-type"),
+            Some(content_type),
+            "{path}"
+        );
+        assert!(body.starts_with(magic), "{path}");
+        assert_eq!(body, asset(file), "{path}");
+        let length = body.len().to_string();
+        assert_eq!(header_of(&head, "content-length"), Some(length.as_str()));
+    }
+    let (_, webp) = get_with(addr, "/image/webp", "");
+    assert_eq!(&webp[8..12], b"WEBP");
+    assert_eq!(&webp[4..8], &(webp.len() as u32 - 8).to_le_bytes());
+}
+
+#[test]
+fn image_negotiates_by_accept_like_httpbin() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    for (accept, content_type) in [
+        ("", "image/png"),
+        ("Accept: image/webp,*/*\r\n", "image/webp"),
+        ("Accept: image/svg+xml\r\n", "image/svg+xml"),
+        ("Accept: image/jpeg\r\n", "image/jpeg"),
+        ("Accept: image/png\r\n", "image/png"),
+        ("Accept: image/*\r\n", "image/png"),
+        (
+            "Accept: IMAGE/JPEG;q=0.9, image/svg+xml\r\n",
+            "image/svg+xml",
+        ),
+    ] {
+        let (head, _) = get_with(addr, "/image", accept);
+        assert!(head.starts_with("HTTP/1.1 200 "), "{accept:?}: {head}");
+        assert_eq!(
+            header_of(&head, "content-type"),
+            Some(content_type),
+            "{accept:?}"
+        );
+    }
+    for accept in ["Accept: text/html\r\n", "Accept: */*\r\n"] {
+        let (head, body) = get_with(addr, "/image", accept);
+        assert!(head.starts_with("HTTP/1.1 406 "), "{accept:?}: {head}");
+        assert_eq!(header_of(&head, "content-type"), Some("application/json"));
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"message": "Client did not request a supported media type.", "accept": ["image/webp", "image/svg+xml", "image/jpeg", "image/png", "image/*"]}"#
+        );
+    }
+}
+
+#[test]
+fn html_and_utf8_are_httpbins_files_byte_for_byte() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    for (path, file, sha) in [
+        (
+            "/html",
+            "moby.html",
+            "e250a7975d53801ed8c35271780a15a1da36a8a5383327cb706dea252b340d48",
+        ),
+        (
+            "/encoding/utf8",
+            "UTF-8-demo.txt",
+            "7512cc557d821d9a78a97ac974622d463a5d37f82ad7f6b052bcaa3ac4441ec1",
+        ),
+    ] {
+        let (head, body) = get_with(addr, path, "");
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_eq!(
+            header_of(&head, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(sha256_hex(&asset(file)), sha, "{file} is httpbin's");
+        assert_eq!(sha256_hex(&body), sha, "{path}");
+    }
+}

@@ -86,6 +86,10 @@ pub async fn route(req: Req, state: &State) -> Response {
         ["encoding", "utf8"] => to!(GET, formats::utf8()),
         ["forms", "post"] => to!(GET, formats::form_page()),
         ["base64", value] => to!(GET, formats::base64(value)),
+        ["image"] => to!(GET, formats::image(&req)),
+        ["image", "png"] => to!(GET, formats::png()),
+        ["image", "jpeg"] => to!(GET, formats::jpeg()),
+        ["image", "webp"] => to!(GET, formats::webp()),
         ["image", "svg"] => to!(GET, formats::svg()),
         // dynamic data
         ["bytes", n] => to!(GET, dynamic::bytes(&req, n, state)),

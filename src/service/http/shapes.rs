@@ -195,12 +195,6 @@ pub struct Authenticated {
     pub user: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct NotAcceptable {
-    pub accept: Vec<&'static str>,
-    pub message: &'static str,
-}
-
 /// /json: httpbin's sample document.
 pub fn slideshow() -> serde_json::Value {
     serde_json::json!({
