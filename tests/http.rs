@@ -665,3 +665,121 @@ fn html_and_utf8_are_httpbins_files_byte_for_byte() {
         assert_eq!(sha256_hex(&body), sha, "{path}");
     }
 }
+
+fn decode(encoding: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match encoding {
+        "gzip" => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "deflate" => {
+            flate2::read::ZlibDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "br" => {
+            brotli::BrotliDecompress(&mut &body[..], &mut out).unwrap();
+        }
+        other => panic!("unexpected encoding {other}"),
+    }
+    out
+}
+
+#[test]
+fn responses_are_compressed_by_accept_encoding() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let moby = asset("moby.html");
+
+    // No Accept-Encoding: the plain body, but Vary says it could differ.
+    let (head, body) = get_with(addr, "/html", "");
+    assert_eq!(header_of(&head, "content-encoding"), None);
+    assert_eq!(header_of(&head, "vary"), Some("accept-encoding"));
+    assert_eq!(body, moby);
+
+    for (accept, encoding) in [
+        ("gzip", "gzip"),
+        ("deflate", "deflate"),
+        ("br", "br"),
+        ("gzip, deflate, br", "br"),
+        ("br;q=0.2, gzip;q=0.8", "gzip"),
+        ("br;q=0, *", "gzip"),
+    ] {
+        let (head, body) = get_with(addr, "/html", &format!("Accept-Encoding: {accept}\r\n"));
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_eq!(
+            header_of(&head, "content-encoding"),
+            Some(encoding),
+            "{accept}"
+        );
+        assert_eq!(header_of(&head, "vary"), Some("accept-encoding"));
+        assert_eq!(
+            header_of(&head, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        let length = body.len().to_string();
+        assert_eq!(header_of(&head, "content-length"), Some(length.as_str()));
+        assert!(body.len() < moby.len(), "{accept}: {} bytes", body.len());
+        assert_eq!(decode(encoding, &body), moby, "{accept}");
+    }
+
+    // Every coding refused, or only unknown ones: plain.
+    for accept in ["gzip;q=0, deflate;q=0, br;q=0", "*;q=0", "identity", "zstd"] {
+        let (head, body) = get_with(addr, "/html", &format!("Accept-Encoding: {accept}\r\n"));
+        assert_eq!(header_of(&head, "content-encoding"), None, "{accept}");
+        assert_eq!(body, moby, "{accept}");
+    }
+
+    let utf8 = asset("UTF-8-demo.txt");
+    let (head, body) = get_with(addr, "/encoding/utf8", "Accept-Encoding: gzip\r\n");
+    assert_eq!(header_of(&head, "content-encoding"), Some("gzip"));
+    assert_eq!(decode("gzip", &body), utf8);
+}
+
+#[test]
+fn compression_leaves_alone_what_it_must() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let gzip = "Accept-Encoding: gzip, br\r\n";
+
+    // Small JSON: under the threshold, no encoding and no Vary.
+    let (head, _) = get_with(addr, "/json", gzip);
+    assert_eq!(header_of(&head, "content-encoding"), None);
+    assert_eq!(header_of(&head, "vary"), None);
+    // Binary and byte-exact endpoints.
+    for path in [
+        "/bytes/4096",
+        "/stream-bytes/4096",
+        "/range/4096",
+        "/image/png",
+    ] {
+        let (head, body) = get_with(addr, path, gzip);
+        assert!(head.starts_with("HTTP/1.1 200 "), "{path}: {head}");
+        assert_eq!(header_of(&head, "content-encoding"), None, "{path}");
+        assert!(body.len() >= 300, "{path}");
+    }
+    // Already encoded: /gzip keeps its one gzip layer.
+    let (head, body) = get_with(addr, "/gzip", gzip);
+    assert_eq!(header_of(&head, "content-encoding"), Some("gzip"));
+    let doc: serde_json::Value = serde_json::from_slice(&decode("gzip", &body)).unwrap();
+    assert_eq!(doc["gzipped"], true);
+    // HEAD: no body to compress, no encoding announced.
+    let (head, body) = exchange(
+        addr,
+        "HEAD /html HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(header_of(&head, "content-encoding"), None);
+    assert!(body.is_empty());
+    // 304 from /cache.
+    let (head, body) = get_with(
+        addr,
+        "/cache",
+        "If-None-Match: x\r\nAccept-Encoding: gzip\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 304 "), "{head}");
+    assert_eq!(header_of(&head, "content-encoding"), None);
+    assert!(body.is_empty());
+}

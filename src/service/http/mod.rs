@@ -3,7 +3,7 @@
 //! Connections come from [`serve_tcp`] (cap, TLS, shutdown tracking); each is served by
 //! hyper-util's auto builder, so HTTP/1.1, h2c with prior knowledge and h2 over TLS (ALPN)
 //! all work. [`routes`] is the one route table, [`middleware`] wraps every request
-//! (limits, CORS, logging), [`shapes`] holds every JSON reply.
+//! (limits, CORS, compression, logging), [`shapes`] holds every JSON reply.
 
 // Handlers answer a bad parameter with the error response itself (`Result<_, Response>`):
 // it is built once, on the error path, and boxing it would only add noise.
