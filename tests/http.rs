@@ -783,3 +783,146 @@ fn compression_leaves_alone_what_it_must() {
     assert_eq!(header_of(&head, "content-encoding"), None);
     assert!(body.is_empty());
 }
+
+/// The `name="value"` parameters of a challenge.
+fn challenge_param(challenge: &str, name: &str) -> Option<String> {
+    let start = challenge.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &challenge[start..];
+    let value = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next()?,
+        None => rest.split([',', ' ']).next()?,
+    };
+    Some(value.to_string())
+}
+
+/// An `Authorization: Digest` header line for MD5 with qop=auth.
+fn digest_header(path: &str, user: &str, password: &str, nonce: &str, nc: u32) -> String {
+    use md5::{Digest, Md5};
+    let hex = |data: String| -> String {
+        Md5::digest(data.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let realm = "me@kennethreitz.com";
+    let cnonce = "0a4f113b";
+    let nc = format!("{nc:08x}");
+    let ha1 = hex(format!("{user}:{realm}:{password}"));
+    let ha2 = hex(format!("GET:{path}"));
+    let response = hex(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", \
+         uri=\"{path}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\", response=\"{response}\", \
+         opaque=\"x\", algorithm=MD5\r\n"
+    )
+}
+
+/// Asks for a challenge; returns its nonce after checking its `stale` flag.
+fn digest_challenge(addr: &str, path: &str, headers: &str, stale: &str) -> String {
+    let (head, body) = get_with(addr, path, headers);
+    assert!(head.starts_with("HTTP/1.1 401 "), "{head}");
+    assert!(body.is_empty());
+    let challenge = header_of(&head, "www-authenticate").unwrap();
+    assert!(challenge.starts_with("Digest realm=\"me@kennethreitz.com\", nonce=\""));
+    assert_eq!(challenge_param(challenge, "qop").as_deref(), Some("auth"));
+    assert_eq!(
+        challenge_param(challenge, "algorithm").as_deref(),
+        Some("MD5")
+    );
+    assert_eq!(
+        challenge_param(challenge, "stale").as_deref(),
+        Some(stale),
+        "{challenge}"
+    );
+    challenge_param(challenge, "nonce").unwrap()
+}
+
+const DIGEST_OK: &str = "{\n  \"authenticated\": true,\n  \"user\": \"user\"\n}\n";
+
+#[test]
+fn digest_auth_nonces_go_stale_after_stale_after_uses() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let path = "/digest-auth/auth/user/passwd/MD5/2";
+    let ok = |nonce: &str, nc| {
+        let (head, body) = get_with(
+            addr,
+            path,
+            &digest_header(path, "user", "passwd", nonce, nc),
+        );
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_eq!(String::from_utf8(body).unwrap(), DIGEST_OK);
+    };
+
+    let first = digest_challenge(addr, path, "", "FALSE");
+    ok(&first, 1);
+    ok(&first, 2);
+    // The third use of the nonce: a stale challenge with a new nonce, which works.
+    let second = digest_challenge(
+        addr,
+        path,
+        &digest_header(path, "user", "passwd", &first, 3),
+        "TRUE",
+    );
+    assert_ne!(second, first);
+    ok(&second, 1);
+
+    // A wrong password with a fresh nonce is a plain (not stale) challenge.
+    let third = digest_challenge(addr, path, "", "FALSE");
+    digest_challenge(
+        addr,
+        path,
+        &digest_header(path, "user", "wrong", &third, 1),
+        "FALSE",
+    );
+    ok(&third, 2);
+
+    // A nonce the server never issued is stale when uses are counted.
+    digest_challenge(
+        addr,
+        path,
+        &digest_header(
+            path,
+            "user",
+            "passwd",
+            "00112233445566778899aabbccddeeff",
+            1,
+        ),
+        "TRUE",
+    );
+
+    // stale_after 0: the first use is already stale.
+    let zero = "/digest-auth/auth/user/passwd/MD5/0";
+    let nonce = digest_challenge(addr, zero, "", "FALSE");
+    digest_challenge(
+        addr,
+        zero,
+        &digest_header(zero, "user", "passwd", &nonce, 1),
+        "TRUE",
+    );
+}
+
+#[test]
+fn digest_auth_never_stale() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    for path in [
+        "/digest-auth/auth/user/passwd/MD5/never",
+        "/digest-auth/auth/user/passwd/MD5",
+        "/digest-auth/auth/user/passwd",
+    ] {
+        let nonce = digest_challenge(addr, path, "", "FALSE");
+        for nc in 1..=5 {
+            let (head, body) = get_with(
+                addr,
+                path,
+                &digest_header(path, "user", "passwd", &nonce, nc),
+            );
+            assert!(head.starts_with("HTTP/1.1 200 "), "{path} use {nc}: {head}");
+            assert_eq!(String::from_utf8(body).unwrap(), DIGEST_OK);
+        }
+    }
+    // Seven segments is no route.
+    let (head, _) = get_with(addr, "/digest-auth/auth/user/passwd/MD5/1/extra", "");
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+}

@@ -181,6 +181,8 @@ impl HttpArgs {
 pub struct State {
     pub options: HttpOptions,
     pub tls: bool,
+    /// /digest-auth's nonces that have a use limit (`stale_after`).
+    pub nonces: auth::Nonces,
 }
 
 /// A request with its body read (under the cap) and what the connection knows.
@@ -252,6 +254,7 @@ pub async fn run(
     let state = Arc::new(State {
         options,
         tls: tcp.tls.is_some(),
+        nonces: auth::Nonces::new(),
     });
     let shutdown = lifecycle.shutdown.clone();
     serve_tcp(listener, tcp, lifecycle, move |stream, peer| {
