@@ -3,10 +3,12 @@
 #   netkit serve --http  vs  go-ref (../shared/reference/go-ref: Go net/http with
 #   go-httpbin's hot paths) on GET /get, GET /bytes/1024 and POST /post (1 KiB JSON);
 #   netkit vs the recipe's wsgiref server (bench/python/rest_server.py) on GET /hello.
-# Prints req/s, p99 and the ratios, and each server's peak RSS.
+# Prints req/s, p99, the server's CPU time per request (user+system, from /proc: on a
+# shared machine it moves far less than req/s does), the ratios, and each server's peak RSS.
 #
 # Usage: bench/http.sh [--connections N] [--duration SECONDS]
-#   GO_REF=/path/to/go-ref to skip building it (otherwise built as its README says).
+#   GO_REF=/path/to/go-ref to skip building it (otherwise built as its README says);
+#   NETKIT=/path/to/netkit to measure that binary instead of building the release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,8 +22,11 @@ while [ $# -gt 0 ]; do
 done
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install -y wrk)" >&2; exit 2; }
 
-cargo build --release --quiet --bin netkit
-netkit=target/release/netkit
+netkit=${NETKIT:-}
+if [ -z "$netkit" ]; then
+    cargo build --release --quiet --bin netkit
+    netkit=target/release/netkit
+fi
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -68,33 +73,49 @@ print('wrk.headers["Content-Type"] = "application/json"')
 print("wrk.body = %s" % json.dumps(doc))
 PY
 
-# run PORT PATH [POST] -> "req/s p99_ms"
+# cpu_ticks PID -> user+system clock ticks the process has used so far
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# run PORT PID PATH [POST] -> "req/s p99_ms cpu_us_per_request"
 run() {
+    local port=$1 server=$2 path=$3 method=${4:-}
     local args=(-t1 -c"$connections" -d"${duration}s" --latency)
-    [ "${3:-}" = POST ] && args+=(-s "$work/post.lua")
-    wrk "${args[@]}" "http://127.0.0.1:$1$2" >"$work/wrk.txt" 2>&1
+    [ "$method" = POST ] && args+=(-s "$work/post.lua")
+    local before after
+    before=$(cpu_ticks "$server")
+    wrk "${args[@]}" "http://127.0.0.1:$port$path" >"$work/wrk.txt" 2>&1
+    after=$(cpu_ticks "$server")
     local rps p99
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt")
     p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}' "$work/wrk.txt")
     local errors
     errors=$(awk '/Non-2xx|Socket errors/ {print}' "$work/wrk.txt" | tr '\n' ' ')
     [ -n "$errors" ] && echo "    ($errors)" >&2
-    echo "${rps:-0} ${p99:-0}"
+    local requests cpu_us
+    requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+    cpu_us=$(echo "$before $after ${requests:-0} $(getconf CLK_TCK)" |
+        awk '{print ($3 > 0) ? ($2 - $1) * 1e6 / $4 / $3 : 0}')
+    echo "${rps:-0} ${p99:-0} $cpu_us"
 }
 
 hwm() { awk '/^VmHWM:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
 echo "http: wrk -t1 -c$connections -d${duration}s, $(nproc) cores, one run"
-printf '%-18s %12s %9s %12s %9s %8s\n' endpoint netkit_rps p99_ms other_rps p99_ms ratio
+printf '%-16s %11s %8s %7s %11s %8s %7s %7s %7s\n' endpoint netkit_rps p99_ms cpu_us \
+    other_rps p99_ms cpu_us ratio cpu_ratio
+ratio() { echo "$1 $2" | awk '{print ($2 > 0) ? $1 / $2 : 0}'; }
+line() {
+    printf '%-16s %11.0f %8.2f %7.1f %11.0f %8.2f %7.1f %6.2fx %6.2fx  (vs %s)\n' "$1" "$2" "$3" "$4" \
+        "$5" "$6" "$7" "$(ratio "$2" "$5")" "$(ratio "$7" "$4")" "$8"
+}
 for case in "GET /get" "GET /bytes/1024" "POST /post"; do
     read -r method path <<<"$case"
-    read -r n_rps n_p99 <<<"$(run "$nk_port" "$path" "$method")"
-    read -r g_rps g_p99 <<<"$(run "$go_port" "$path" "$method")"
-    printf '%-18s %12.0f %9.2f %12.0f %9.2f %7.2fx  (vs go-ref)\n' "$case" "$n_rps" "$n_p99" "$g_rps" "$g_p99" \
-        "$(echo "$n_rps $g_rps" | awk '{print ($2 > 0) ? $1 / $2 : 0}')"
+    read -r n_rps n_p99 n_cpu <<<"$(run "$nk_port" "$nk_pid" "$path" "$method")"
+    read -r g_rps g_p99 g_cpu <<<"$(run "$go_port" "$go_pid" "$path" "$method")"
+    line "$case" "$n_rps" "$n_p99" "$n_cpu" "$g_rps" "$g_p99" "$g_cpu" go-ref
 done
-read -r n_rps n_p99 <<<"$(run "$nk_port" "/hello?name=bench")"
-read -r p_rps p_p99 <<<"$(run "$py_port" "/hello?name=bench")"
-printf '%-18s %12.0f %9.2f %12.0f %9.2f %7.2fx  (vs recipe wsgiref)\n' "GET /hello" "$n_rps" "$n_p99" "$p_rps" "$p_p99" \
-    "$(echo "$n_rps $p_rps" | awk '{print ($2 > 0) ? $1 / $2 : 0}')"
+read -r n_rps n_p99 n_cpu <<<"$(run "$nk_port" "$nk_pid" "/hello?name=bench")"
+read -r p_rps p_p99 p_cpu <<<"$(run "$py_port" "$py_pid" "/hello?name=bench")"
+line "GET /hello" "$n_rps" "$n_p99" "$n_cpu" "$p_rps" "$p_p99" "$p_cpu" "recipe wsgiref"
+echo "ratio: netkit req/s over the other's; cpu_ratio: the other's CPU per request over netkit's"
 echo "peak RSS MiB: netkit $(hwm "$nk_pid"), go-ref $(hwm "$go_pid"), recipe $(hwm "$py_pid")"

@@ -532,3 +532,397 @@ fn websocket_echo_text_binary_ping_close() {
     // Not an upgrade: 400.
     assert!(get(server.addr("http"), "/websocket/echo").starts_with("HTTP/1.1 400 "));
 }
+
+/// A raw HTTP/1.1 exchange on a fresh connection: the head as text and the body as bytes.
+fn exchange(addr: &str, request: &str) -> (String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).unwrap();
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    let head = String::from_utf8(out[..split].to_vec()).unwrap();
+    (head, out[split..].to_vec())
+}
+
+/// GET `target` with extra header lines (each ending in \r\n), Connection: close.
+fn get_with(addr: &str, target: &str, headers: &str) -> (String, Vec<u8>) {
+    exchange(
+        addr,
+        &format!("GET {target} HTTP/1.1\r\nHost: h\r\n{headers}Connection: close\r\n\r\n"),
+    )
+}
+
+fn asset(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn image_endpoints_serve_each_format() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let cases: [(&str, &str, &str, &[u8]); 4] = [
+        ("/image/png", "image/png", "image.png", b"\x89PNG\r\n\x1a\n"),
+        ("/image/jpeg", "image/jpeg", "image.jpeg", b"\xff\xd8\xff"),
+        ("/image/webp", "image/webp", "image.webp", b"RIFF"),
+        ("/image/svg", "image/svg+xml", "image.svg", b"<?xml"),
+    ];
+    for (path, content_type, file, magic) in cases {
+        let (head, body) = get_with(addr, path, "");
+        assert!(head.starts_with("HTTP/1.1 200 "), "{path}: {head}");
+        assert_eq!(
+            header_of(&head, "content-type"),
+            Some(content_type),
+            "{path}"
+        );
+        assert!(body.starts_with(magic), "{path}");
+        assert_eq!(body, asset(file), "{path}");
+        let length = body.len().to_string();
+        assert_eq!(header_of(&head, "content-length"), Some(length.as_str()));
+    }
+    let (_, webp) = get_with(addr, "/image/webp", "");
+    assert_eq!(&webp[8..12], b"WEBP");
+    assert_eq!(&webp[4..8], &(webp.len() as u32 - 8).to_le_bytes());
+}
+
+#[test]
+fn image_negotiates_by_accept_like_httpbin() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    for (accept, content_type) in [
+        ("", "image/png"),
+        ("Accept: image/webp,*/*\r\n", "image/webp"),
+        ("Accept: image/svg+xml\r\n", "image/svg+xml"),
+        ("Accept: image/jpeg\r\n", "image/jpeg"),
+        ("Accept: image/png\r\n", "image/png"),
+        ("Accept: image/*\r\n", "image/png"),
+        (
+            "Accept: IMAGE/JPEG;q=0.9, image/svg+xml\r\n",
+            "image/svg+xml",
+        ),
+    ] {
+        let (head, _) = get_with(addr, "/image", accept);
+        assert!(head.starts_with("HTTP/1.1 200 "), "{accept:?}: {head}");
+        assert_eq!(
+            header_of(&head, "content-type"),
+            Some(content_type),
+            "{accept:?}"
+        );
+    }
+    for accept in ["Accept: text/html\r\n", "Accept: */*\r\n"] {
+        let (head, body) = get_with(addr, "/image", accept);
+        assert!(head.starts_with("HTTP/1.1 406 "), "{accept:?}: {head}");
+        assert_eq!(header_of(&head, "content-type"), Some("application/json"));
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"message": "Client did not request a supported media type.", "accept": ["image/webp", "image/svg+xml", "image/jpeg", "image/png", "image/*"]}"#
+        );
+    }
+}
+
+#[test]
+fn html_and_utf8_are_httpbins_files_byte_for_byte() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    for (path, file, sha) in [
+        (
+            "/html",
+            "moby.html",
+            "e250a7975d53801ed8c35271780a15a1da36a8a5383327cb706dea252b340d48",
+        ),
+        (
+            "/encoding/utf8",
+            "UTF-8-demo.txt",
+            "7512cc557d821d9a78a97ac974622d463a5d37f82ad7f6b052bcaa3ac4441ec1",
+        ),
+    ] {
+        let (head, body) = get_with(addr, path, "");
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_eq!(
+            header_of(&head, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(sha256_hex(&asset(file)), sha, "{file} is httpbin's");
+        assert_eq!(sha256_hex(&body), sha, "{path}");
+    }
+}
+
+fn decode(encoding: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match encoding {
+        "gzip" => {
+            flate2::read::GzDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "deflate" => {
+            flate2::read::ZlibDecoder::new(body)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "br" => {
+            brotli::BrotliDecompress(&mut &body[..], &mut out).unwrap();
+        }
+        other => panic!("unexpected encoding {other}"),
+    }
+    out
+}
+
+#[test]
+fn responses_are_compressed_by_accept_encoding() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let moby = asset("moby.html");
+
+    // No Accept-Encoding: the plain body, but Vary says it could differ.
+    let (head, body) = get_with(addr, "/html", "");
+    assert_eq!(header_of(&head, "content-encoding"), None);
+    assert_eq!(header_of(&head, "vary"), Some("accept-encoding"));
+    assert_eq!(body, moby);
+
+    for (accept, encoding) in [
+        ("gzip", "gzip"),
+        ("deflate", "deflate"),
+        ("br", "br"),
+        ("gzip, deflate, br", "br"),
+        ("br;q=0.2, gzip;q=0.8", "gzip"),
+        ("br;q=0, *", "gzip"),
+    ] {
+        let (head, body) = get_with(addr, "/html", &format!("Accept-Encoding: {accept}\r\n"));
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_eq!(
+            header_of(&head, "content-encoding"),
+            Some(encoding),
+            "{accept}"
+        );
+        assert_eq!(header_of(&head, "vary"), Some("accept-encoding"));
+        assert_eq!(
+            header_of(&head, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        let length = body.len().to_string();
+        assert_eq!(header_of(&head, "content-length"), Some(length.as_str()));
+        assert!(body.len() < moby.len(), "{accept}: {} bytes", body.len());
+        assert_eq!(decode(encoding, &body), moby, "{accept}");
+    }
+
+    // Every coding refused, or only unknown ones: plain.
+    for accept in ["gzip;q=0, deflate;q=0, br;q=0", "*;q=0", "identity", "zstd"] {
+        let (head, body) = get_with(addr, "/html", &format!("Accept-Encoding: {accept}\r\n"));
+        assert_eq!(header_of(&head, "content-encoding"), None, "{accept}");
+        assert_eq!(body, moby, "{accept}");
+    }
+
+    let utf8 = asset("UTF-8-demo.txt");
+    let (head, body) = get_with(addr, "/encoding/utf8", "Accept-Encoding: gzip\r\n");
+    assert_eq!(header_of(&head, "content-encoding"), Some("gzip"));
+    assert_eq!(decode("gzip", &body), utf8);
+}
+
+#[test]
+fn compression_leaves_alone_what_it_must() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let gzip = "Accept-Encoding: gzip, br\r\n";
+
+    // Small JSON: under the threshold, no encoding and no Vary.
+    let (head, _) = get_with(addr, "/json", gzip);
+    assert_eq!(header_of(&head, "content-encoding"), None);
+    assert_eq!(header_of(&head, "vary"), None);
+    // Binary and byte-exact endpoints.
+    for path in [
+        "/bytes/4096",
+        "/stream-bytes/4096",
+        "/range/4096",
+        "/image/png",
+    ] {
+        let (head, body) = get_with(addr, path, gzip);
+        assert!(head.starts_with("HTTP/1.1 200 "), "{path}: {head}");
+        assert_eq!(header_of(&head, "content-encoding"), None, "{path}");
+        assert!(body.len() >= 300, "{path}");
+    }
+    // Already encoded: /gzip keeps its one gzip layer.
+    let (head, body) = get_with(addr, "/gzip", gzip);
+    assert_eq!(header_of(&head, "content-encoding"), Some("gzip"));
+    let doc: serde_json::Value = serde_json::from_slice(&decode("gzip", &body)).unwrap();
+    assert_eq!(doc["gzipped"], true);
+    // HEAD: no body to compress, no encoding announced.
+    let (head, body) = exchange(
+        addr,
+        "HEAD /html HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(header_of(&head, "content-encoding"), None);
+    assert!(body.is_empty());
+    // 304 from /cache.
+    let (head, body) = get_with(
+        addr,
+        "/cache",
+        "If-None-Match: x\r\nAccept-Encoding: gzip\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 304 "), "{head}");
+    assert_eq!(header_of(&head, "content-encoding"), None);
+    assert!(body.is_empty());
+}
+
+/// The `name="value"` parameters of a challenge.
+fn challenge_param(challenge: &str, name: &str) -> Option<String> {
+    let start = challenge.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &challenge[start..];
+    let value = match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next()?,
+        None => rest.split([',', ' ']).next()?,
+    };
+    Some(value.to_string())
+}
+
+/// An `Authorization: Digest` header line for MD5 with qop=auth.
+fn digest_header(path: &str, user: &str, password: &str, nonce: &str, nc: u32) -> String {
+    use md5::{Digest, Md5};
+    let hex = |data: String| -> String {
+        Md5::digest(data.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let realm = "me@kennethreitz.com";
+    let cnonce = "0a4f113b";
+    let nc = format!("{nc:08x}");
+    let ha1 = hex(format!("{user}:{realm}:{password}"));
+    let ha2 = hex(format!("GET:{path}"));
+    let response = hex(format!("{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}"));
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", \
+         uri=\"{path}\", qop=auth, nc={nc}, cnonce=\"{cnonce}\", response=\"{response}\", \
+         opaque=\"x\", algorithm=MD5\r\n"
+    )
+}
+
+/// Asks for a challenge; returns its nonce after checking its `stale` flag.
+fn digest_challenge(addr: &str, path: &str, headers: &str, stale: &str) -> String {
+    let (head, body) = get_with(addr, path, headers);
+    assert!(head.starts_with("HTTP/1.1 401 "), "{head}");
+    assert!(body.is_empty());
+    let challenge = header_of(&head, "www-authenticate").unwrap();
+    assert!(challenge.starts_with("Digest realm=\"me@kennethreitz.com\", nonce=\""));
+    assert_eq!(challenge_param(challenge, "qop").as_deref(), Some("auth"));
+    assert_eq!(
+        challenge_param(challenge, "algorithm").as_deref(),
+        Some("MD5")
+    );
+    assert_eq!(
+        challenge_param(challenge, "stale").as_deref(),
+        Some(stale),
+        "{challenge}"
+    );
+    challenge_param(challenge, "nonce").unwrap()
+}
+
+const DIGEST_OK: &str = "{\n  \"authenticated\": true,\n  \"user\": \"user\"\n}\n";
+
+#[test]
+fn digest_auth_nonces_go_stale_after_stale_after_uses() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let path = "/digest-auth/auth/user/passwd/MD5/2";
+    let ok = |nonce: &str, nc| {
+        let (head, body) = get_with(
+            addr,
+            path,
+            &digest_header(path, "user", "passwd", nonce, nc),
+        );
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_eq!(String::from_utf8(body).unwrap(), DIGEST_OK);
+    };
+
+    let first = digest_challenge(addr, path, "", "FALSE");
+    ok(&first, 1);
+    ok(&first, 2);
+    // The third use of the nonce: a stale challenge with a new nonce, which works.
+    let second = digest_challenge(
+        addr,
+        path,
+        &digest_header(path, "user", "passwd", &first, 3),
+        "TRUE",
+    );
+    assert_ne!(second, first);
+    ok(&second, 1);
+
+    // A wrong password with a fresh nonce is a plain (not stale) challenge.
+    let third = digest_challenge(addr, path, "", "FALSE");
+    digest_challenge(
+        addr,
+        path,
+        &digest_header(path, "user", "wrong", &third, 1),
+        "FALSE",
+    );
+    ok(&third, 2);
+
+    // A nonce the server never issued is stale when uses are counted.
+    digest_challenge(
+        addr,
+        path,
+        &digest_header(
+            path,
+            "user",
+            "passwd",
+            "00112233445566778899aabbccddeeff",
+            1,
+        ),
+        "TRUE",
+    );
+
+    // stale_after 0: the first use is already stale.
+    let zero = "/digest-auth/auth/user/passwd/MD5/0";
+    let nonce = digest_challenge(addr, zero, "", "FALSE");
+    digest_challenge(
+        addr,
+        zero,
+        &digest_header(zero, "user", "passwd", &nonce, 1),
+        "TRUE",
+    );
+}
+
+#[test]
+fn digest_auth_never_stale() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    for path in [
+        "/digest-auth/auth/user/passwd/MD5/never",
+        "/digest-auth/auth/user/passwd/MD5",
+        "/digest-auth/auth/user/passwd",
+    ] {
+        let nonce = digest_challenge(addr, path, "", "FALSE");
+        for nc in 1..=5 {
+            let (head, body) = get_with(
+                addr,
+                path,
+                &digest_header(path, "user", "passwd", &nonce, nc),
+            );
+            assert!(head.starts_with("HTTP/1.1 200 "), "{path} use {nc}: {head}");
+            assert_eq!(String::from_utf8(body).unwrap(), DIGEST_OK);
+        }
+    }
+    // Seven segments is no route.
+    let (head, _) = get_with(addr, "/digest-auth/auth/user/passwd/MD5/1/extra", "");
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+}

@@ -1,10 +1,11 @@
 //! Response formats: /gzip, /deflate, /brotli, /json, /html, /xml, /robots.txt, /deny,
-//! /encoding/utf8, /forms/post and /base64/{value}.
+//! /encoding/utf8, /forms/post, /base64/{value} and /image[/png|jpeg|webp|svg].
 
 use super::shapes::{self, Echo};
 use super::{Req, Response};
 use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose};
 use base64::Engine;
+use bytes::Bytes;
 use flate2::write::{GzEncoder, ZlibEncoder};
 use flate2::Compression;
 use http::{header, HeaderValue, StatusCode};
@@ -73,23 +74,11 @@ pub fn json() -> Response {
     shapes::json(StatusCode::OK, &shapes::slideshow())
 }
 
-const MOBY: &str = r#"<!DOCTYPE html>
-<html>
-  <head>
-  </head>
-  <body>
-      <h1>Herman Melville - Moby-Dick</h1>
-
-      <div>
-        <p>
-          Availing himself of the mild, summer-cool weather that now reigned in these latitudes, and in preparation for the peculiarly active pursuits shortly to be anticipated, Perth, the begrimed, blistered old blacksmith, had not removed his portable forge to the hold again, after concluding his contributory work for Ahab's leg, but still retained it on deck, fast lashed to ringbolts by the foremast; being now almost incessantly invoked by the headsmen, and harpooneers, and bowsmen to do some little job for them; altering, or repairing, or new shaping their various weapons and boat furniture.
-        </p>
-      </div>
-  </body>
-</html>"#;
+/// httpbin's templates/moby.html, byte for byte (see assets/README.md).
+const MOBY: &[u8] = include_bytes!("../../../assets/moby.html");
 
 pub fn html() -> Response {
-    shapes::html(StatusCode::OK, MOBY)
+    shapes::html(StatusCode::OK, Bytes::from_static(MOBY))
 }
 
 const SLIDESHOW_XML: &str = r#"<?xml version='1.0' encoding='us-ascii'?>
@@ -142,10 +131,11 @@ pub fn deny() -> Response {
     shapes::text(StatusCode::OK, ANGRY)
 }
 
-const UTF8_DEMO: &str = "<h1>Unicode Demo</h1>\n\n<p>Taken from <a\nhref=\"http://www.cl.cam.ac.uk/~mgk25/ucs/examples/UTF-8-demo.txt\">http://www.cl.cam.ac.uk/~mgk25/ucs/examples/UTF-8-demo.txt</a></p>\n\n<pre>\nMathematics and sciences:\n\n  ∮ E⋅da = Q,  n → ∞, ∑ f(i) = ∏ g(i), ∀x∈ℝ: ⌈x⌉ = −⌊−x⌋, α ∧ ¬β = ¬(¬α ∨ β)\n\nGreek: Σὲ γνωρίζω ἀπὸ τὴν κόψη\nRussian: Зарегистрируйтесь сейчас\nThai: ๏ แผ่นดินฮั่นเสื่อมโทรมแสนสังเวช\nJapanese: いろはにほへとちりぬるを\n</pre>\n";
+/// httpbin's templates/UTF-8-demo.txt, byte for byte (see assets/README.md).
+const UTF8_DEMO: &[u8] = include_bytes!("../../../assets/UTF-8-demo.txt");
 
 pub fn utf8() -> Response {
-    shapes::html(StatusCode::OK, UTF8_DEMO)
+    shapes::html(StatusCode::OK, Bytes::from_static(UTF8_DEMO))
 }
 
 const FORM_PAGE: &str = r#"<!DOCTYPE html>
@@ -199,14 +189,43 @@ pub fn base64(value: &str) -> Response {
     }
 }
 
-/// /image/svg: a small SVG image (the raster formats need image assets: not served).
+const PNG: &[u8] = include_bytes!("../../../assets/image.png");
+const JPEG: &[u8] = include_bytes!("../../../assets/image.jpeg");
+const WEBP: &[u8] = include_bytes!("../../../assets/image.webp");
+const SVG: &[u8] = include_bytes!("../../../assets/image.svg");
+
+pub fn png() -> Response {
+    shapes::bytes(StatusCode::OK, "image/png", Bytes::from_static(PNG))
+}
+
+pub fn jpeg() -> Response {
+    shapes::bytes(StatusCode::OK, "image/jpeg", Bytes::from_static(JPEG))
+}
+
+pub fn webp() -> Response {
+    shapes::bytes(StatusCode::OK, "image/webp", Bytes::from_static(WEBP))
+}
+
 pub fn svg() -> Response {
-    const SVG: &str = r##"<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100" viewBox="0 0 100 100">
-  <title>netkit</title>
-  <circle cx="50" cy="50" r="40" fill="#2f6fbf"/>
-  <text x="50" y="57" font-family="sans-serif" font-size="20" text-anchor="middle" fill="#fff">httpbin</text>
-</svg>
-"##;
-    shapes::bytes(StatusCode::OK, "image/svg+xml", SVG)
+    shapes::bytes(StatusCode::OK, "image/svg+xml", Bytes::from_static(SVG))
+}
+
+/// /image: the format the Accept header asks for, checked in httpbin's order (a plain
+/// substring test, as httpbin does); PNG when there is no Accept; 406 otherwise.
+pub fn image(req: &Req) -> Response {
+    let Some(accept) = req.header(header::ACCEPT) else {
+        return png();
+    };
+    let accept = accept.to_ascii_lowercase();
+    if accept.contains("image/webp") {
+        webp()
+    } else if accept.contains("image/svg+xml") {
+        svg()
+    } else if accept.contains("image/jpeg") {
+        jpeg()
+    } else if accept.contains("image/png") || accept.contains("image/*") {
+        png()
+    } else {
+        super::status::respond(406)
+    }
 }

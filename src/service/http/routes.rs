@@ -68,12 +68,21 @@ pub async fn route(req: Req, state: &State) -> Response {
         }
         ["bearer"] => to!(GET, auth::bearer(&req)),
         ["digest-auth", qop, user, password] => {
-            to!(ANY, auth::digest(&req, qop, user, password, "MD5"))
+            to!(
+                ANY,
+                auth::digest(&req, state, qop, user, password, "MD5", "never")
+            )
         }
-        // stale_after is accepted but nonces never go stale (no per-client nonce state).
-        ["digest-auth", qop, user, password, algorithm, ..] if segments.len() <= 6 => {
-            to!(ANY, auth::digest(&req, qop, user, password, algorithm))
+        ["digest-auth", qop, user, password, algorithm] => {
+            to!(
+                ANY,
+                auth::digest(&req, state, qop, user, password, algorithm, "never")
+            )
         }
+        ["digest-auth", qop, user, password, algorithm, stale_after] => to!(
+            ANY,
+            auth::digest(&req, state, qop, user, password, algorithm, stale_after)
+        ),
         // response formats
         ["gzip"] => to!(GET, formats::gzip(&req)),
         ["deflate"] => to!(GET, formats::deflate(&req)),
@@ -86,6 +95,10 @@ pub async fn route(req: Req, state: &State) -> Response {
         ["encoding", "utf8"] => to!(GET, formats::utf8()),
         ["forms", "post"] => to!(GET, formats::form_page()),
         ["base64", value] => to!(GET, formats::base64(value)),
+        ["image"] => to!(GET, formats::image(&req)),
+        ["image", "png"] => to!(GET, formats::png()),
+        ["image", "jpeg"] => to!(GET, formats::jpeg()),
+        ["image", "webp"] => to!(GET, formats::webp()),
         ["image", "svg"] => to!(GET, formats::svg()),
         // dynamic data
         ["bytes", n] => to!(GET, dynamic::bytes(&req, n, state)),

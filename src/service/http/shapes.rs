@@ -195,12 +195,6 @@ pub struct Authenticated {
     pub user: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct NotAcceptable {
-    pub accept: Vec<&'static str>,
-    pub message: &'static str,
-}
-
 /// /json: httpbin's sample document.
 pub fn slideshow() -> serde_json::Value {
     serde_json::json!({
@@ -225,7 +219,13 @@ pub fn slideshow() -> serde_json::Value {
 
 /// Pretty JSON (two-space indent, trailing newline) as httpbin sends it.
 pub fn json_bytes(value: &impl Serialize) -> Vec<u8> {
-    let mut out = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"null".to_vec());
+    // Sized for a typical echo up front: growing from serde_json's 128 bytes costs several
+    // reallocations and copies per request.
+    let mut out = Vec::with_capacity(1024);
+    if serde_json::to_writer_pretty(&mut out, value).is_err() {
+        out.clear();
+        out.extend_from_slice(b"null");
+    }
     out.push(b'\n');
     out
 }

@@ -1,7 +1,7 @@
 //! /status/{codes} (one code, a list, or weighted `code:weight` choices) with httpbin's
 //! special bodies and headers, and go-httpbin's /unstable.
 
-use super::shapes::{self, NotAcceptable};
+use super::shapes;
 use super::{Req, Response};
 use crate::proto::http::{parse_status_list, SplitMix64};
 use http::{header, HeaderValue, StatusCode};
@@ -37,23 +37,15 @@ pub fn status(codes: &str) -> Response {
     respond(choices.pick(draw()))
 }
 
-fn respond(code: u16) -> Response {
+/// httpbin's 406 body: Python's `json.dumps` of its dict (insertion order, `, ` and `: `
+/// separators, no newline).
+pub const NOT_ACCEPTABLE: &str = r#"{"message": "Client did not request a supported media type.", "accept": ["image/webp", "image/svg+xml", "image/jpeg", "image/png", "image/*"]}"#;
+
+pub fn respond(code: u16) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match code {
         402 => shapes::html(status, "Fuck you, pay me!"),
-        406 => shapes::json(
-            status,
-            &NotAcceptable {
-                accept: vec![
-                    "image/webp",
-                    "image/svg+xml",
-                    "image/jpeg",
-                    "image/png",
-                    "image/*",
-                ],
-                message: "Client did not request a supported media type.",
-            },
-        ),
+        406 => shapes::bytes(status, "application/json", NOT_ACCEPTABLE),
         418 => shapes::html(status, TEAPOT),
         _ => shapes::html(status, ""),
     };
