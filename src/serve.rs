@@ -5,11 +5,13 @@
 
 use crate::config::{Config, Service};
 use crate::handoff::{self, pool::WorkerPool};
+use crate::metrics::{self, HandshakeKind, Metrics, ServiceMetrics};
 use crate::service::rpc::RpcServer;
 use crate::service::{self, echo, Lifecycle, TcpOptions};
 use crate::tls::{self, TlsError};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_rustls::TlsAcceptor;
 
@@ -42,7 +44,7 @@ pub enum StartupError {
 /// A bound socket, by the service it is for.
 enum Listener {
     Echo(TcpListener, TcpOptions),
-    Time(UdpSocket),
+    Time(UdpSocket, ServiceMetrics),
     Conn(TcpListener, TcpOptions),
     Rpc(TcpListener, TcpOptions),
     Xmlrpc(TcpListener, TcpOptions, crate::kv::Store),
@@ -63,6 +65,9 @@ struct BoundService {
 pub struct Server {
     config: Config,
     services: Vec<BoundService>,
+    metrics: Arc<Metrics>,
+    /// `--metrics ADDR`: the scrape endpoint's listener.
+    metrics_listener: Option<(TcpListener, SocketAddr)>,
 }
 
 /// One service's listening line.
@@ -100,6 +105,7 @@ impl Server {
     /// Binds every service of `config`; the first failure returns an error and drops
     /// (closes) everything bound so far.
     pub async fn bind(config: Config) -> Result<Server, StartupError> {
+        let metrics = Arc::new(Metrics::new());
         let mut services = Vec::new();
         for (service, addr) in [
             (Service::Echo, &config.echo),
@@ -133,11 +139,20 @@ impl Server {
                 None => None,
             };
             let tls = tls_acceptor.is_some();
+            let auth = match service {
+                Service::Echo if config.hmac.is_some() => Some(HandshakeKind::Hmac),
+                Service::Conn | Service::Rpc if config.authkey.is_some() => {
+                    Some(HandshakeKind::Authkey)
+                }
+                _ => None,
+            };
+            let service_metrics = metrics.service(service.name(), tls, auth);
             let tcp_options = TcpOptions {
                 name: service.name(),
                 tls: tls_acceptor,
                 max_connections: config.limits.max_connections,
                 handshake_timeout: config.limits.handshake_timeout,
+                metrics: service_metrics.clone(),
             };
             let tcp = || async {
                 let listener = bind_tcp(socket_addr).map_err(bind_error)?;
@@ -149,7 +164,12 @@ impl Server {
                     let (listener, local_addr) = tcp().await?;
                     match config.workers {
                         Some(workers) => (
-                            Listener::EchoWorkers(supervisor(&config, listener, workers)?),
+                            Listener::EchoWorkers(supervisor(
+                                &config,
+                                listener,
+                                workers,
+                                service_metrics,
+                            )?),
                             local_addr,
                         ),
                         None => (Listener::Echo(listener, tcp_options), local_addr),
@@ -179,7 +199,7 @@ impl Server {
                 Service::Time => {
                     let socket = UdpSocket::bind(socket_addr).await.map_err(bind_error)?;
                     let local_addr = socket.local_addr().map_err(bind_error)?;
-                    (Listener::Time(socket), local_addr)
+                    (Listener::Time(socket, service_metrics), local_addr)
                 }
                 // It has a socket path besides its address: bound after this loop.
                 Service::Handoff => continue,
@@ -192,7 +212,8 @@ impl Server {
             });
         }
         if let Some((addr, path)) = &config.handoff {
-            let (listener, local_addr) = bind_handoff(&config, addr, path).await?;
+            let handoff_metrics = metrics.service(Service::Handoff.name(), false, None);
+            let (listener, local_addr) = bind_handoff(&config, addr, path, handoff_metrics).await?;
             services.push(BoundService {
                 service: Service::Handoff,
                 local_addr,
@@ -200,11 +221,29 @@ impl Server {
                 listener,
             });
         }
-        Ok(Server { config, services })
+        let metrics_listener = match &config.metrics {
+            Some(addr) => Some(bind_metrics(addr).await?),
+            None => None,
+        };
+        Ok(Server {
+            config,
+            services,
+            metrics,
+            metrics_listener,
+        })
+    }
+
+    /// The registry every service counts into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The listening lines, in the order the services were bound.
     pub fn listening(&self) -> Vec<Listening> {
+        let metrics = self.metrics_listener.as_ref().map(|(_, addr)| Listening {
+            service: "metrics",
+            url: format!("http://{addr}"),
+        });
         self.services
             .iter()
             .map(|bound| {
@@ -220,17 +259,36 @@ impl Server {
                     url: format!("{scheme}://{}", bound.local_addr),
                 }
             })
+            .chain(metrics)
             .collect()
     }
 
     /// Runs every service until `stop` completes, then stops accepting and waits up to
     /// the grace period for connections to finish. Returns how many were cut short.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> usize {
+        // Not a service: it answers until we return, through the drain (`/healthz` then
+        // says `draining`), and is not waited for.
+        let endpoint = self
+            .metrics_listener
+            .map(|(listener, _)| tokio::spawn(metrics::serve_http(listener, self.metrics.clone())));
+        let cut = Self::run_services(self.services, self.config, &self.metrics, stop).await;
+        if let Some(endpoint) = endpoint {
+            endpoint.abort();
+        }
+        cut
+    }
+
+    async fn run_services(
+        bound_services: Vec<BoundService>,
+        config: Config,
+        metrics: &Metrics,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> usize {
         let lifecycle = Lifecycle::default();
         let services = tokio_util::task::TaskTracker::new();
-        for bound in self.services {
+        for bound in bound_services {
             let lifecycle = lifecycle.clone();
-            let config = self.config.clone();
+            let config = config.clone();
             services.spawn(async move {
                 let name = bound.service.name();
                 let result = match bound.listener {
@@ -242,8 +300,8 @@ impl Server {
                         };
                         echo::run(listener, tcp_options, options, lifecycle).await
                     }
-                    Listener::Time(socket) => {
-                        service::time::run(socket, Default::default(), lifecycle).await
+                    Listener::Time(socket, metrics) => {
+                        service::time::run(socket, Default::default(), metrics, lifecycle).await
                     }
                     Listener::Conn(listener, tcp_options) => {
                         let options = config.frame_options();
@@ -283,11 +341,12 @@ impl Server {
         }
         services.close();
         stop.await;
+        metrics.set_draining();
         tracing::info!("shutting down: no new connections; draining");
         lifecycle.shutdown.cancel();
         services.wait().await; // the accept loops return at once on cancel
         lifecycle.tracker.close();
-        let grace = self.config.grace;
+        let grace = config.grace;
         if tokio::time::timeout(grace, lifecycle.tracker.wait())
             .await
             .is_err()
@@ -324,6 +383,7 @@ async fn bind_handoff(
     config: &Config,
     addr: &str,
     path: &std::path::Path,
+    metrics: ServiceMetrics,
 ) -> Result<(Listener, SocketAddr), StartupError> {
     let service = Service::Handoff;
     let socket_addr = resolve(service, addr).await?;
@@ -348,6 +408,7 @@ async fn bind_handoff(
             generations: None,
         },
         client_wait: handoff::service::DEFAULT_CLIENT_WAIT,
+        metrics,
     };
     Ok((Listener::Handoff(handoff), local_addr))
 }
@@ -357,6 +418,7 @@ fn supervisor(
     config: &Config,
     clients: TcpListener,
     workers: usize,
+    metrics: ServiceMetrics,
 ) -> Result<handoff::supervisor::Supervisor, StartupError> {
     use tokio::signal::unix::{signal, SignalKind};
     let hangup = signal(SignalKind::hangup()).map_err(StartupError::Signals)?;
@@ -372,7 +434,34 @@ fn supervisor(
         ],
         handshake_timeout: config.limits.handshake_timeout,
         grace: config.grace,
+        metrics,
     })
+}
+
+/// The `--metrics ADDR` listener. Bound like a service (after them, all-or-nothing).
+async fn bind_metrics(addr: &str) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let service = "metrics";
+    let error = |source| StartupError::Bind {
+        service,
+        addr: addr.to_string(),
+        source,
+    };
+    let socket_addr = tokio::net::lookup_host(addr)
+        .await
+        .map_err(|source| StartupError::Resolve {
+            service,
+            addr: addr.to_string(),
+            source,
+        })?
+        .next()
+        .ok_or_else(|| StartupError::Resolve {
+            service,
+            addr: addr.to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address found"),
+        })?;
+    let listener = bind_tcp(socket_addr).map_err(error)?;
+    let local_addr = listener.local_addr().map_err(error)?;
+    Ok((listener, local_addr))
 }
 
 /// Binds, prints the listening lines to stdout, and serves until SIGINT or SIGTERM.

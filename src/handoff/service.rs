@@ -3,11 +3,12 @@
 //! accepted, so clients wait in the kernel's backlog instead of being lost.
 
 use super::pool::{accept_workers, Admission, SocketFile, WorkerPool};
+use crate::metrics::ServiceMetrics;
 use crate::service::Lifecycle;
 use rustix::fd::AsFd;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UnixListener};
 
 /// How long an accepted client may wait for a worker to take it before it is closed.
@@ -20,6 +21,8 @@ pub struct Handoff {
     pub pool: Arc<WorkerPool>,
     pub admission: Admission,
     pub client_wait: Duration,
+    /// Counts accepted clients and handoffs (a handoff is this service's request).
+    pub metrics: ServiceMetrics,
 }
 
 /// Runs until shutdown; the socket file is removed when it returns.
@@ -31,6 +34,7 @@ pub async fn run(handoff: Handoff, lifecycle: Lifecycle) -> io::Result<()> {
         pool,
         admission,
         client_wait,
+        metrics,
     } = handoff;
     let _socket_file = socket_file;
     let shutdown = lifecycle.shutdown.clone();
@@ -43,7 +47,7 @@ pub async fn run(handoff: Handoff, lifecycle: Lifecycle) -> io::Result<()> {
         shutdown.clone(),
         sessions.clone(),
     ));
-    let result = dispatch(clients, &pool, client_wait, &lifecycle).await;
+    let result = dispatch(clients, &pool, client_wait, &metrics, &lifecycle).await;
     sessions.close();
     sessions.wait().await;
     result
@@ -59,6 +63,7 @@ pub async fn dispatch(
     clients: TcpListener,
     pool: &Arc<WorkerPool>,
     client_wait: Duration,
+    metrics: &ServiceMetrics,
     lifecycle: &Lifecycle,
 ) -> io::Result<()> {
     let shutdown = &lifecycle.shutdown;
@@ -85,17 +90,29 @@ pub async fn dispatch(
         {
             tracing::debug!(%error, "cannot set up the accepted socket");
         }
+        // Open only until handed off: from then on the connection is the worker's.
+        let open = metrics.connection_opened();
+        let accepted = Instant::now();
         if let Some(worker) = pool.try_hand(socket.as_fd()) {
+            metrics.request(accepted.elapsed());
             tracing::trace!(pid = worker.pid, "handed off");
             continue; // our copy closes here
         }
         // Every worker is busy or gone: wait for one without holding up the accept loop.
         let pool = pool.clone();
         let shutdown = shutdown.clone();
+        let metrics = metrics.clone();
         lifecycle.tracker.spawn(async move {
+            let _open = open;
             match pool.hand_off(socket.as_fd(), client_wait, &shutdown).await {
-                Ok(worker) => tracing::trace!(pid = worker.pid, "handed off"),
-                Err(error) => tracing::warn!(%error, "client closed"),
+                Ok(worker) => {
+                    metrics.request(accepted.elapsed());
+                    tracing::trace!(pid = worker.pid, "handed off");
+                }
+                Err(error) => {
+                    metrics.request_error();
+                    tracing::warn!(%error, "client closed");
+                }
             }
         });
     }

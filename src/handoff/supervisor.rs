@@ -41,6 +41,8 @@ pub struct Supervisor {
     pub worker_args: Vec<String>,
     pub handshake_timeout: Duration,
     pub grace: Duration,
+    /// The echo service's metrics: accepted clients and handoffs.
+    pub metrics: crate::metrics::ServiceMetrics,
 }
 
 /// A private directory, removed with everything in it when dropped.
@@ -148,6 +150,7 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
         worker_args,
         handshake_timeout,
         grace,
+        metrics,
     } = supervisor;
     let dir = PrivateDir::create()?;
     let socket = dir.0.join("handoff.sock");
@@ -235,7 +238,7 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
             }
         }
     };
-    let accept = dispatch(clients, &pool, DEFAULT_CLIENT_WAIT, &lifecycle);
+    let accept = dispatch(clients, &pool, DEFAULT_CLIENT_WAIT, &metrics, &lifecycle);
     let ((), accepted) = tokio::join!(manage, accept);
     if let Err(error) = accepted {
         tracing::error!(%error, "echo: accept loop failed");

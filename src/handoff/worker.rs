@@ -7,7 +7,7 @@ use super::scm;
 use crate::mpconn::{MpConnection, MpError};
 use crate::proto::pickle::{self, Value};
 use crate::service::echo::{EchoConnection, EchoOptions};
-use crate::service::Lifecycle;
+use crate::service::{Lifecycle, ServerStream};
 use std::future::Future;
 use std::io;
 use std::net::TcpStream as StdTcpStream;
@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::Interest;
 use tokio::net::{TcpStream, UnixStream};
-use tokio_util::either::Either;
 
 /// What a worker serves on the sockets it receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -157,8 +156,11 @@ fn tcp_from(fd: rustix::fd::OwnedFd) -> io::Result<TcpStream> {
 fn serve(tcp: TcpStream, service: WorkerService, echo: &Arc<EchoOptions>, lifecycle: &Lifecycle) {
     match service {
         WorkerService::Echo => {
-            let connection =
-                EchoConnection::new(Either::Left(tcp), echo.clone(), lifecycle.shutdown.clone());
+            let connection = EchoConnection::new(
+                ServerStream::plain(tcp),
+                echo.clone(),
+                lifecycle.shutdown.clone(),
+            );
             lifecycle.tracker.spawn(async move {
                 match connection.serve().await {
                     Ok(ending) => tracing::debug!(?ending, "echo connection done"),
