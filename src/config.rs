@@ -215,6 +215,12 @@ pub struct ServeArgs {
     /// Largest conn/rpc/bulk frame accepted, e.g. 128MiB [default: 64MiB]
     #[arg(long, value_name = "SIZE")]
     pub max_frame: Option<String>,
+
+    /// Serve Prometheus metrics (GET /metrics) and a health check (GET /healthz: 200 ok,
+    /// 503 draining once shutdown begins) over plain HTTP on ADDR; prints
+    /// `netkit: metrics listening on http://HOST:PORT`
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 /// The `--config` file: the flags' names as keys.
@@ -247,6 +253,7 @@ struct FileConfig {
     idle_timeout: Option<f64>,
     handshake_timeout: Option<f64>,
     max_frame: Option<SizeValue>,
+    metrics: Option<String>,
     http_max_body: Option<SizeValue>,
     http_max_delay: Option<f64>,
     http_max_bytes: Option<SizeValue>,
@@ -341,6 +348,9 @@ pub struct Config {
     pub tls: Option<TlsSettings>,
     pub limits: Limits,
     pub grace: Duration,
+    /// `--metrics ADDR`: the Prometheus and health endpoint (not a service: it never
+    /// starts by default).
+    pub metrics: Option<String>,
 }
 
 impl Config {
@@ -521,6 +531,10 @@ impl Config {
             max_xmlrpc_size,
         };
         let grace = seconds("--grace", args.grace.or(file.grace), DEFAULT_GRACE_SECS)?;
+        let metrics = args.metrics.clone().or(file.metrics);
+        if let Some(addr) = &metrics {
+            check_addr("--metrics", addr)?;
+        }
         let workers = args.workers.or(file.workers);
         if let Some(n) = workers {
             if !(1..=MAX_WORKERS).contains(&n) {
@@ -593,6 +607,7 @@ impl Config {
             tls,
             limits,
             grace,
+            metrics,
         })
     }
 
@@ -806,6 +821,34 @@ mod tests {
         assert_eq!(config.grace, Duration::from_secs(10));
         assert_eq!(config.limits.max_frame, 64 * 1024 * 1024);
         assert_eq!(config.hmac, None);
+        // Metrics are opt-in: not started by a plain `netkit serve`.
+        assert_eq!(config.metrics, None);
+    }
+
+    #[test]
+    fn metrics_address_from_the_file_and_flags_win() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(file, "metrics = \"127.0.0.1:9100\"").unwrap();
+        let from_file = ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            ..Default::default()
+        };
+        let config = Config::from_args(&from_file).unwrap();
+        assert_eq!(config.metrics.as_deref(), Some("127.0.0.1:9100"));
+        // A metrics address names no service: every service starts, as with no flags.
+        assert_eq!(config.echo.as_deref(), Some(DEFAULT_ECHO));
+        let flag = ServeArgs {
+            metrics: Some("127.0.0.1:9200".into()),
+            ..from_file
+        };
+        let config = Config::from_args(&flag).unwrap();
+        assert_eq!(config.metrics.as_deref(), Some("127.0.0.1:9200"));
+        let bad = ServeArgs {
+            metrics: Some("9100".into()),
+            ..Default::default()
+        };
+        let error = Config::from_args(&bad).unwrap_err().to_string();
+        assert!(error.starts_with("--metrics: "), "{error}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod handoff;
 pub mod kv;
+pub mod metrics;
 pub mod mpconn;
 pub mod proto;
 pub mod serve;

@@ -24,6 +24,11 @@ struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
 
+    /// Log lines on stderr: `text` for people, `json` for collectors (one object a line:
+    /// timestamp, level, target, fields with the message)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -41,9 +46,12 @@ enum Command {
   netkit serve --echo 0.0.0.0:20000 --hmac-key-file key --hmac-digest sha256
   netkit tls gen-cert --out certs && \
     netkit serve --echo --tls-cert certs/server.pem --tls-key certs/server.key
+  netkit --log-format json serve --http --metrics 127.0.0.1:9100
 
 Each bound service prints one line on stdout:
-  netkit: echo listening on tcp://127.0.0.1:20000")]
+  netkit: echo listening on tcp://127.0.0.1:20000
+and --metrics ADDR one more (GET /metrics: Prometheus text; GET /healthz: ok | draining):
+  netkit: metrics listening on http://127.0.0.1:9100")]
     // Boxed: the serve flags are by far the largest variant.
     Serve(Box<ServeArgs>),
     /// Copy stdin to an echo server and its echo to stdout, like nc
@@ -886,7 +894,13 @@ fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(value))
 }
 
-fn init_logging(verbose: u8) {
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "netkit=warn",
         1 => "netkit=info",
@@ -895,10 +909,13 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }
 
 /// Servers and load generators hold many sockets: lift the soft file limit to the hard one.
@@ -941,19 +958,33 @@ fn usage(error: impl Into<anyhow::Error>) -> Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // For `netkit http`, -v is httpie's: print the request too. Logs need RUST_LOG.
+    let log_format = cli.log_format;
     if let Command::Http(args) = cli.command {
-        init_logging(0);
-        return finish(run_http(args, cli.verbose > 0));
+        init_logging(0, log_format);
+        return finish(run_http(args, cli.verbose > 0), log_format);
     }
-    init_logging(cli.verbose);
-    finish(run(cli.command))
+    init_logging(cli.verbose, log_format);
+    finish(run(cli.command), log_format)
 }
 
-fn finish(outcome: Result<ExitCode, Failure>) -> ExitCode {
+fn finish(outcome: Result<ExitCode, Failure>, log_format: LogFormat) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("netkit: {}", one_line(&failure.error));
+            let line = format!("netkit: {}", one_line(&failure.error));
+            match log_format {
+                LogFormat::Text => eprintln!("{line}"),
+                // Still one line, in the shape of the log lines around it.
+                LogFormat::Json => eprintln!(
+                    "{}",
+                    serde_json::json!({
+                        "timestamp": jiff::Timestamp::now().to_string(),
+                        "level": "ERROR",
+                        "target": "netkit",
+                        "fields": {"message": line},
+                    })
+                ),
+            }
             ExitCode::from(failure.code)
         }
     }

@@ -5,11 +5,13 @@
 
 use crate::config::{Config, Service};
 use crate::handoff::{self, pool::WorkerPool, supervisor::WorkerLink};
+use crate::metrics::{self, HandshakeKind, Metrics, ServiceMetrics};
 use crate::service::rpc::RpcServer;
 use crate::service::{self, echo, Lifecycle, TcpOptions, TcpSource};
 use crate::tls::{self, TlsError};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_rustls::TlsAcceptor;
 
@@ -46,7 +48,7 @@ pub enum StartupError {
 /// A bound socket, by the service it is for.
 enum Listener {
     Echo(TcpSource, TcpOptions),
-    Time(UdpSocket),
+    Time(UdpSocket, ServiceMetrics),
     Conn(TcpSource, TcpOptions),
     Rpc(TcpSource, TcpOptions),
     Xmlrpc(TcpSource, TcpOptions, crate::kv::Store),
@@ -69,6 +71,9 @@ pub struct Server {
     services: Vec<BoundService>,
     /// `--workers`: hands the supervised services' connections to worker processes.
     supervisor: Option<handoff::supervisor::Supervisor>,
+    metrics: Arc<Metrics>,
+    /// `--metrics ADDR`: the scrape endpoint's listener.
+    metrics_listener: Option<(TcpListener, SocketAddr)>,
 }
 
 /// Sockets handed to a worker process queue here for their service; past this many
@@ -94,9 +99,9 @@ impl std::fmt::Display for Listening {
     }
 }
 
-async fn resolve(service: Service, addr: &str) -> Result<SocketAddr, StartupError> {
+async fn resolve(service: &'static str, addr: &str) -> Result<SocketAddr, StartupError> {
     let resolve_error = |source| StartupError::Resolve {
-        service: service.name(),
+        service,
         addr: addr.to_string(),
         source,
     };
@@ -132,6 +137,7 @@ impl Server {
         config: Config,
         link: Option<&WorkerLink>,
     ) -> Result<(Server, HandedSenders), StartupError> {
+        let metrics = Arc::new(Metrics::new());
         let mut services = Vec::new();
         let mut supervised = Vec::new();
         let mut senders = Vec::new();
@@ -153,14 +159,15 @@ impl Server {
                 source,
             };
             if service == Service::Time {
-                let socket_addr = resolve(service, addr).await?;
+                let socket_addr = resolve(service.name(), addr).await?;
                 let socket = UdpSocket::bind(socket_addr).await.map_err(bind_error)?;
                 let local_addr = socket.local_addr().map_err(bind_error)?;
+                let service_metrics = metrics.service(service.name(), false, None);
                 services.push(BoundService {
                     service,
                     local_addr,
                     tls: false,
-                    listener: Listener::Time(socket),
+                    listener: Listener::Time(socket, service_metrics),
                 });
                 continue;
             }
@@ -181,11 +188,20 @@ impl Server {
                 None => None,
             };
             let tls = tls_acceptor.is_some();
+            let auth = match service {
+                Service::Echo if config.hmac.is_some() => Some(HandshakeKind::Hmac),
+                Service::Conn | Service::Rpc if config.authkey.is_some() => {
+                    Some(HandshakeKind::Authkey)
+                }
+                _ => None,
+            };
+            let service_metrics = metrics.service(service.name(), tls, auth);
             let tcp_options = TcpOptions {
                 name: service.name(),
                 tls: tls_acceptor,
                 max_connections: config.limits.max_connections,
                 handshake_timeout: config.limits.handshake_timeout,
+                metrics: service_metrics.clone(),
             };
             let (source, local_addr) = match link {
                 Some(link) => {
@@ -199,10 +215,11 @@ impl Server {
                     (TcpSource::Handed(receiver), local_addr)
                 }
                 None => {
-                    let listener = bind_tcp(resolve(service, addr).await?).map_err(bind_error)?;
+                    let listener =
+                        bind_tcp(resolve(service.name(), addr).await?).map_err(bind_error)?;
                     let local_addr = listener.local_addr().map_err(bind_error)?;
                     if config.workers.is_some() && service.served_by_workers() {
-                        supervised.push((service, listener));
+                        supervised.push((service, listener, service_metrics));
                         services.push(BoundService {
                             service,
                             local_addr,
@@ -237,7 +254,8 @@ impl Server {
             });
         }
         if let (Some((addr, path)), None) = (&config.handoff, link) {
-            let (listener, local_addr) = bind_handoff(&config, addr, path).await?;
+            let handoff_metrics = metrics.service(Service::Handoff.name(), false, None);
+            let (listener, local_addr) = bind_handoff(&config, addr, path, handoff_metrics).await?;
             services.push(BoundService {
                 service: Service::Handoff,
                 local_addr,
@@ -251,16 +269,32 @@ impl Server {
             }
             _ => None,
         };
+        // A worker's counters stay in the worker: only the supervisor serves --metrics.
+        let metrics_listener = match (&config.metrics, link) {
+            (Some(addr), None) => Some(bind_metrics(addr).await?),
+            _ => None,
+        };
         let server = Server {
             config,
             services,
             supervisor,
+            metrics,
+            metrics_listener,
         };
         Ok((server, senders))
     }
 
+    /// The registry every service counts into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// The listening lines, in the order the services were bound.
     pub fn listening(&self) -> Vec<Listening> {
+        let metrics = self.metrics_listener.as_ref().map(|(_, addr)| Listening {
+            service: "metrics",
+            url: format!("http://{addr}"),
+        });
         self.services
             .iter()
             .map(|bound| {
@@ -276,17 +310,44 @@ impl Server {
                     url: format!("{scheme}://{}", bound.local_addr),
                 }
             })
+            .chain(metrics)
             .collect()
     }
 
     /// Runs every service until `stop` completes, then stops accepting and waits up to
     /// the grace period for connections to finish. Returns how many were cut short.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> usize {
+        // Not a service: it answers until we return, through the drain (`/healthz` then
+        // says `draining`), and is not waited for.
+        let endpoint = self
+            .metrics_listener
+            .map(|(listener, _)| tokio::spawn(metrics::serve_http(listener, self.metrics.clone())));
+        let cut = Self::run_services(
+            self.services,
+            self.supervisor,
+            self.config,
+            &self.metrics,
+            stop,
+        )
+        .await;
+        if let Some(endpoint) = endpoint {
+            endpoint.abort();
+        }
+        cut
+    }
+
+    async fn run_services(
+        bound_services: Vec<BoundService>,
+        supervisor: Option<handoff::supervisor::Supervisor>,
+        config: Config,
+        metrics: &Metrics,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> usize {
         let lifecycle = Lifecycle::default();
         let services = tokio_util::task::TaskTracker::new();
-        for bound in self.services {
+        for bound in bound_services {
             let lifecycle = lifecycle.clone();
-            let config = self.config.clone();
+            let config = config.clone();
             services.spawn(async move {
                 let name = bound.service.name();
                 let result = match bound.listener {
@@ -298,8 +359,8 @@ impl Server {
                         };
                         echo::run(listener, tcp_options, options, lifecycle).await
                     }
-                    Listener::Time(socket) => {
-                        service::time::run(socket, Default::default(), lifecycle).await
+                    Listener::Time(socket, metrics) => {
+                        service::time::run(socket, Default::default(), metrics, lifecycle).await
                     }
                     Listener::Conn(listener, tcp_options) => {
                         let options = config.frame_options();
@@ -335,7 +396,7 @@ impl Server {
                 }
             });
         }
-        if let Some(supervisor) = self.supervisor {
+        if let Some(supervisor) = supervisor {
             let lifecycle = lifecycle.clone();
             services.spawn(async move {
                 if let Err(error) = handoff::supervisor::run(supervisor, lifecycle).await {
@@ -345,11 +406,12 @@ impl Server {
         }
         services.close();
         stop.await;
+        metrics.set_draining();
         tracing::info!("shutting down: no new connections; draining");
         lifecycle.shutdown.cancel();
         services.wait().await; // the accept loops return at once on cancel
         lifecycle.tracker.close();
-        let grace = self.config.grace;
+        let grace = config.grace;
         if tokio::time::timeout(grace, lifecycle.tracker.wait())
             .await
             .is_err()
@@ -386,9 +448,10 @@ async fn bind_handoff(
     config: &Config,
     addr: &str,
     path: &std::path::Path,
+    metrics: ServiceMetrics,
 ) -> Result<(Listener, SocketAddr), StartupError> {
     let service = Service::Handoff;
-    let socket_addr = resolve(service, addr).await?;
+    let socket_addr = resolve(service.name(), addr).await?;
     let bind_error = |addr: String| {
         move |source| StartupError::Bind {
             service: service.name(),
@@ -410,6 +473,7 @@ async fn bind_handoff(
             generations: None,
         },
         client_wait: config.handoff_wait,
+        metrics,
     };
     Ok((Listener::Handoff(handoff), local_addr))
 }
@@ -417,7 +481,7 @@ async fn bind_handoff(
 /// `--workers`: the SIGHUP handler goes in now, before the listening line is printed.
 fn supervisor(
     config: &Config,
-    clients: Vec<(Service, TcpListener)>,
+    clients: Vec<(Service, TcpListener, ServiceMetrics)>,
     workers: usize,
 ) -> Result<handoff::supervisor::Supervisor, StartupError> {
     use tokio::signal::unix::{signal, SignalKind};
@@ -430,6 +494,19 @@ fn supervisor(
         grace: config.grace,
         client_wait: config.handoff_wait,
     })
+}
+
+/// The `--metrics ADDR` listener. Bound like a service (after them, all-or-nothing).
+async fn bind_metrics(addr: &str) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let service = "metrics";
+    let error = |source| StartupError::Bind {
+        service,
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = bind_tcp(resolve(service, addr).await?).map_err(error)?;
+    let local_addr = listener.local_addr().map_err(error)?;
+    Ok((listener, local_addr))
 }
 
 /// Binds, prints the listening lines to stdout, and serves until SIGINT or SIGTERM.

@@ -566,8 +566,10 @@ fn workers_serve_echo_rpc_and_http_with_their_auth_while_xmlrpc_stays_in_the_sup
             KEY,
             "--hmac-key",
             "sesame",
+            "--metrics",
+            "127.0.0.1:0",
         ],
-        4,
+        5,
     );
     let supervisor = served.pid() as u32;
     eventually(Duration::from_secs(20), "two workers", || {
@@ -593,6 +595,16 @@ fn workers_serve_echo_rpc_and_http_with_their_auth_while_xmlrpc_stays_in_the_sup
     assert!(response.contains(r#""worker": "1""#), "{response}");
     let out = netkit(&["xmlrpc", &xmlrpc, "set", "k", "[1, 2]"], b"");
     assert!(out.status.success(), "{out:?}");
+    // Only the supervisor serves --metrics (a worker binding it too would fail); it
+    // counts the clients it accepted and handed over.
+    let scrape = http_get(served.addr("metrics"), "/metrics").unwrap();
+    for line in [
+        "netkit_connections_total{service=\"echo\"} 2\n",
+        "netkit_requests_total{service=\"rpc\"} 1\n",
+        "netkit_requests_total{service=\"http\"} 1\n",
+    ] {
+        assert!(scrape.contains(line), "{line} in {scrape}");
+    }
 
     // Proof of where each runs: with both workers stopped, HTTP waits (its socket is
     // queued for them) while XML-RPC, served by the supervisor itself, still answers.

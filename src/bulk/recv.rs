@@ -17,7 +17,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
-use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -137,9 +136,9 @@ async fn connection(shared: Arc<Shared>, socket: TcpStream) {
     let _ = socket.set_nodelay(true);
     super::set_socket_buffers(&socket, shared.options.socket_buffer);
     let stream = match &shared.options.tls {
-        None => Either::Left(socket),
+        None => ServerStream::plain(socket),
         Some(acceptor) => match within(shared.options.timeout, acceptor.accept(socket)).await {
-            Ok(tls) => Either::Right(Box::new(tls)),
+            Ok(tls) => ServerStream::tls(Box::new(tls)),
             Err(error) => {
                 tracing::debug!(%error, "TLS handshake failed");
                 let _ = shared.done.send(Err(error));

@@ -4,11 +4,12 @@
 //! past [`MAX_WAITING_CLIENTS`] waiting, the rest wait in the kernel's accept queue.
 
 use super::pool::{accept_workers, Admission, HandoffError, SocketFile, WorkerPool};
+use crate::metrics::ServiceMetrics;
 use crate::service::{Lifecycle, RateLimitedCount};
 use rustix::fd::AsFd;
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tokio::net::{TcpListener, UnixListener};
@@ -26,6 +27,8 @@ pub struct Handoff {
     pub pool: Arc<WorkerPool>,
     pub admission: Admission,
     pub client_wait: Duration,
+    /// Counts accepted clients and handoffs (a handoff is this service's request).
+    pub metrics: ServiceMetrics,
 }
 
 /// Runs until shutdown; the socket file is removed when it returns.
@@ -37,6 +40,7 @@ pub async fn run(handoff: Handoff, lifecycle: Lifecycle) -> io::Result<()> {
         pool,
         admission,
         client_wait,
+        metrics,
     } = handoff;
     let _socket_file = socket_file;
     let shutdown = lifecycle.shutdown.clone();
@@ -49,7 +53,7 @@ pub async fn run(handoff: Handoff, lifecycle: Lifecycle) -> io::Result<()> {
         shutdown.clone(),
         sessions.clone(),
     ));
-    let result = dispatch(clients, &pool, client_wait, &lifecycle).await;
+    let result = dispatch(clients, &pool, client_wait, &metrics, &lifecycle).await;
     sessions.close();
     sessions.wait().await;
     result
@@ -67,6 +71,7 @@ pub async fn dispatch(
     clients: TcpListener,
     pool: &Arc<WorkerPool>,
     client_wait: Duration,
+    metrics: &ServiceMetrics,
     lifecycle: &Lifecycle,
 ) -> io::Result<()> {
     let clients = clients.into_std()?;
@@ -105,7 +110,11 @@ pub async fn dispatch(
                 continue;
             }
         };
+        // Open only until handed off: from then on the connection is the worker's.
+        let open = metrics.connection_opened();
+        let accepted = Instant::now();
         if let Some(worker) = pool.try_hand(socket.as_fd()) {
+            metrics.request(accepted.elapsed());
             tracing::trace!(pid = worker.pid, "handed off");
             continue; // our copy closes here
         }
@@ -113,11 +122,16 @@ pub async fn dispatch(
         let pool = pool.clone();
         let shutdown = shutdown.clone();
         let closed = closed.clone();
+        let metrics = metrics.clone();
         lifecycle.tracker.spawn(async move {
-            let _slot = slot;
+            let (_slot, _open) = (slot, open);
             match pool.hand_off(socket.as_fd(), client_wait, &shutdown).await {
-                Ok(worker) => tracing::trace!(pid = worker.pid, "handed off"),
+                Ok(worker) => {
+                    metrics.request(accepted.elapsed());
+                    tracing::trace!(pid = worker.pid, "handed off");
+                }
                 Err(HandoffError::NoWorker(_)) => {
+                    metrics.request_error();
                     closed.lock().unwrap_or_else(|e| e.into_inner()).add();
                 }
                 Err(HandoffError::Shutdown) => {}

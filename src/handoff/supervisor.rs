@@ -43,8 +43,9 @@ const YOUNG: Duration = Duration::from_secs(1);
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Supervisor {
-    /// The bound listeners of the services the workers serve.
-    pub clients: Vec<(Service, TcpListener)>,
+    /// The bound listeners of the services the workers serve, each with its metrics
+    /// (accepted and handed-off clients: the rest is counted in the workers).
+    pub clients: Vec<(Service, TcpListener, crate::metrics::ServiceMetrics)>,
     pub workers: usize,
     /// Installed before the listening line is printed, so an early SIGHUP is not fatal.
     pub hangup: Signal,
@@ -226,7 +227,7 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
     } = supervisor;
     let addrs = clients
         .iter()
-        .map(|(service, listener)| Ok((*service, listener.local_addr()?)))
+        .map(|(service, listener, _)| Ok((*service, listener.local_addr()?)))
         .collect::<io::Result<Vec<_>>>()?;
     let dir = PrivateDir::create()?;
     let socket = dir.0.join("handoff.sock");
@@ -317,14 +318,16 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
             }
         }
     };
-    let accept = futures_util::future::join_all(clients.into_iter().map(|(service, clients)| {
-        let (pool, lifecycle) = (&pool, &lifecycle);
-        async move {
-            if let Err(error) = dispatch(clients, pool, client_wait, lifecycle).await {
-                tracing::error!(service = service.name(), %error, "accept loop failed");
+    let accept =
+        futures_util::future::join_all(clients.into_iter().map(|(service, clients, metrics)| {
+            let (pool, lifecycle) = (&pool, &lifecycle);
+            async move {
+                if let Err(error) = dispatch(clients, pool, client_wait, &metrics, lifecycle).await
+                {
+                    tracing::error!(service = service.name(), %error, "accept loop failed");
+                }
             }
-        }
-    }));
+        }));
     tokio::join!(manage, accept);
 
     // Shutdown: no new client anywhere; every worker finishes its connections and exits.

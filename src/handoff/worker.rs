@@ -7,7 +7,7 @@ use super::scm;
 use crate::mpconn::{MpConnection, MpError};
 use crate::proto::pickle::{self, Value};
 use crate::service::echo::{EchoConnection, EchoOptions};
-use crate::service::Lifecycle;
+use crate::service::{Lifecycle, ServerStream};
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::Interest;
 use tokio::net::{TcpStream, UnixStream};
-use tokio_util::either::Either;
 
 /// What a worker serves on the sockets it receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -186,8 +185,11 @@ fn serve(tcp: TcpStream, service: WorkerService, echo: &Arc<EchoOptions>, lifecy
     let _ = tcp.set_nodelay(true);
     match service {
         WorkerService::Echo => {
-            let connection =
-                EchoConnection::new(Either::Left(tcp), echo.clone(), lifecycle.shutdown.clone());
+            let connection = EchoConnection::new(
+                ServerStream::plain(tcp),
+                echo.clone(),
+                lifecycle.shutdown.clone(),
+            );
             lifecycle.tracker.spawn(async move {
                 match connection.serve().await {
                     Ok(ending) => tracing::debug!(?ending, "echo connection done"),

@@ -6,6 +6,7 @@
 //! frame cap, idle timeout, and a shutdown that lets a request in flight finish.
 
 use super::{has_unread_input, serve_tcp, tcp_of, Lifecycle, ServerStream, TcpOptions, TcpSource};
+use crate::metrics::ServiceMetrics;
 use crate::mpconn::{MpConnection, MpError};
 use bytes::Bytes;
 use std::io;
@@ -42,12 +43,35 @@ pub async fn serve_frames(
     shutdown: &CancellationToken,
     mut reply: impl FnMut(Bytes) -> Bytes,
 ) -> Result<(), FrameServiceError> {
+    let metrics = stream.metrics().clone();
     let mut connection = MpConnection::new(stream, options.max_frame);
     if let Some(key) = &options.authkey {
-        tokio::time::timeout(options.handshake_timeout, connection.server_handshake(key))
-            .await
-            .map_err(|_| FrameServiceError::HandshakeTimeout(options.handshake_timeout))??;
+        let handshake =
+            tokio::time::timeout(options.handshake_timeout, connection.server_handshake(key))
+                .await
+                .map_err(|_| FrameServiceError::HandshakeTimeout(options.handshake_timeout))
+                .and_then(|done| done.map_err(FrameServiceError::from));
+        if let Err(error) = handshake {
+            metrics.auth_handshake_failed();
+            return Err(error);
+        }
     }
+    let served = frames(&mut connection, options, shutdown, &mut reply, &metrics).await;
+    if served.is_err() {
+        // A frame that could not be read (over --max-frame, not a frame) or answered.
+        metrics.request_error();
+    }
+    served
+}
+
+/// The frames of a connection after its handshake.
+async fn frames(
+    connection: &mut MpConnection<ServerStream>,
+    options: &FrameOptions,
+    shutdown: &CancellationToken,
+    reply: &mut impl FnMut(Bytes) -> Bytes,
+    metrics: &ServiceMetrics,
+) -> Result<(), FrameServiceError> {
     let idle = options.idle_timeout;
     let mut last_frame = Instant::now();
     let idle_timer = tokio::time::sleep(idle);
@@ -80,6 +104,7 @@ pub async fn serve_frames(
         };
         last_frame = Instant::now();
         connection.send_bytes(&reply(frame)).await?;
+        metrics.request(last_frame.elapsed());
         if draining
             && !connection.has_buffered_input()
             && !has_unread_input(tcp_of(connection.get_ref()))

@@ -100,8 +100,13 @@ impl EchoConnection {
             options,
             shutdown,
         } = self;
+        let metrics = stream.metrics().clone();
         if let Some(auth) = &options.hmac {
-            challenge_client(&mut stream, auth, options.handshake_timeout).await?;
+            if let Err(error) = challenge_client(&mut stream, auth, options.handshake_timeout).await
+            {
+                metrics.auth_handshake_failed();
+                return Err(error.into());
+            }
         }
         // One timer and one shutdown waiter for the connection's life, re-armed only when
         // they fire: per-message timers and waiter registrations cost more than the echo.
@@ -158,7 +163,12 @@ impl EchoConnection {
                         loop {
                             tokio::select! {
                                 biased;
-                                written = &mut write => { written?; break; }
+                                written = &mut write => {
+                                    written?;
+                                    // One request: a read chunk, echoed in full.
+                                    metrics.request(last_input.elapsed());
+                                    break;
+                                }
                                 _ = idle_timer.as_mut() => {
                                     // The client stopped reading: that is not our buffer's
                                     // problem for longer than the idle timeout.

@@ -9,11 +9,15 @@ pub mod rpc;
 pub mod time;
 pub mod xmlrpc;
 
+use crate::metrics::ServiceMetrics;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -21,13 +25,115 @@ use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// An accepted connection: plain TCP, or TLS over it. The TLS state (over a kilobyte) is
-/// boxed so that every connection's task does not carry room for it.
-pub type ServerStream = Either<TcpStream, Box<tokio_rustls::server::TlsStream<TcpStream>>>;
+/// An accepted connection: plain TCP, or TLS over it, that counts the bytes it moves into
+/// its service's metrics (one relaxed atomic add per read or write that moved bytes).
+pub struct ServerStream {
+    inner: Either<TcpStream, TlsServerStream>,
+    metrics: ServiceMetrics,
+}
+
+/// The TLS state (over a kilobyte) is boxed so that every connection's task does not carry
+/// room for it.
+pub type TlsServerStream = Box<tokio_rustls::server::TlsStream<TcpStream>>;
+
+impl ServerStream {
+    /// A plain TCP connection whose bytes are counted nowhere.
+    pub fn plain(tcp: TcpStream) -> Self {
+        ServerStream {
+            inner: Either::Left(tcp),
+            metrics: ServiceMetrics::default(),
+        }
+    }
+
+    /// A TLS connection whose bytes are counted nowhere.
+    pub fn tls(tls: TlsServerStream) -> Self {
+        ServerStream {
+            inner: Either::Right(tls),
+            metrics: ServiceMetrics::default(),
+        }
+    }
+
+    /// Counts this connection's bytes (and lets the service count its requests) in
+    /// `metrics`.
+    pub fn metered(mut self, metrics: ServiceMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The metrics of the service this connection belongs to.
+    pub fn metrics(&self) -> &ServiceMetrics {
+        &self.metrics
+    }
+
+    /// The TLS session, if the connection speaks TLS.
+    pub fn tls_session(&self) -> Option<&rustls::ServerConnection> {
+        match &self.inner {
+            Either::Left(_) => None,
+            Either::Right(tls) => Some(tls.get_ref().1),
+        }
+    }
+}
+
+impl AsyncRead for ServerStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let read = buf.filled().len() - before;
+        if read > 0 {
+            this.metrics.received(read);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for ServerStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(written)) = polled {
+            this.metrics.sent(written);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(written)) = polled {
+            this.metrics.sent(written);
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
 
 /// The TCP socket under a [`ServerStream`].
 pub fn tcp_of(stream: &ServerStream) -> &TcpStream {
-    match stream {
+    match &stream.inner {
         Either::Left(tcp) => tcp,
         Either::Right(tls) => tls.get_ref().0,
     }
@@ -75,6 +181,8 @@ pub struct TcpOptions {
     pub max_connections: usize,
     /// Time a peer gets to finish the TLS handshake.
     pub handshake_timeout: Duration,
+    /// Where the service's connections, bytes and requests are counted.
+    pub metrics: ServiceMetrics,
 }
 
 /// Accepts connections until shutdown, handing each to `handle` on its own task.
@@ -82,6 +190,10 @@ pub struct TcpOptions {
 /// The listener never stops for a peer's sake: failed accepts (e.g. out of file
 /// descriptors) are logged and retried after a short pause, connections over the cap are
 /// closed and counted, and a failed TLS handshake only ends its own connection.
+///
+/// Every service's connection metrics are counted here: opened (and open, until its task
+/// ends), refused over the cap, failed TLS handshakes; and the stream handed to `handle`
+/// counts its bytes.
 pub async fn serve_tcp<H, F>(
     incoming: impl Into<TcpSource>,
     options: TcpOptions,
@@ -112,6 +224,7 @@ where
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             refused.add();
+            options.metrics.connection_refused();
             drop(socket);
             continue;
         };
@@ -123,22 +236,26 @@ where
         let tls = options.tls.clone();
         let handshake_timeout = options.handshake_timeout;
         let service = options.name;
+        let metrics = options.metrics.clone();
         lifecycle.tracker.spawn(async move {
             let _slot = permit;
+            let _open = metrics.connection_opened();
             let stream = match tls {
-                None => Either::Left(socket),
+                None => ServerStream::plain(socket),
                 // Boxed: the handshake's state lives on the heap only while it runs.
                 Some(acceptor) => {
                     let handshake = tls_handshake(acceptor, socket, handshake_timeout);
                     match Box::pin(handshake).await {
-                        Ok(tls) => Either::Right(tls),
+                        Ok(tls) => ServerStream::tls(tls),
                         Err(error) => {
+                            metrics.tls_handshake_failed();
                             tracing::debug!(service, %peer, %error, "TLS handshake failed");
                             return;
                         }
                     }
                 }
             };
+            let stream = stream.metered(metrics.clone());
             tracing::trace!(service, %peer, "connection open");
             handle(stream, peer).await;
         });
@@ -149,7 +266,7 @@ async fn tls_handshake(
     acceptor: TlsAcceptor,
     socket: TcpStream,
     timeout: Duration,
-) -> io::Result<Box<tokio_rustls::server::TlsStream<TcpStream>>> {
+) -> io::Result<TlsServerStream> {
     match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
         Ok(Ok(tls)) => Ok(Box::new(tls)),
         Ok(Err(error)) => Err(error),
@@ -199,6 +316,12 @@ impl RateLimitedCount {
             self.last_log = Some(Instant::now());
         }
     }
+}
+
+/// Whether hyper gave up on a connection because the peer sent something that is not a
+/// request (hyper has answered 400/431 itself): a request error, unlike a reset or timeout.
+pub fn is_bad_request(error: &hyper::Error) -> bool {
+    error.is_parse() || error.is_parse_too_large()
 }
 
 /// Whether the peer has sent bytes we have not read yet (or closed), without waiting and

@@ -141,6 +141,11 @@ impl RpcServer {
     /// Answers one frame: the pickled reply to a pickled request. Never fails: whatever
     /// goes wrong becomes a pickled exception.
     pub fn handle_frame(&self, frame: &[u8]) -> Vec<u8> {
+        self.answer_frame(frame).0
+    }
+
+    /// [`handle_frame`](Self::handle_frame), and whether the answer is an exception.
+    pub fn answer_frame(&self, frame: &[u8]) -> (Vec<u8>, bool) {
         let outcome = match self.parse_request(frame) {
             Ok((name, call)) => match self.functions.get(&name) {
                 // The recipe looks the name up in a dict: KeyError('name').
@@ -149,12 +154,13 @@ impl RpcServer {
             },
             Err(exception) => Err(exception),
         };
+        let raised = outcome.is_err();
         let result = match outcome {
             Ok(value) | Err(value) => value,
         };
         // Pickled twice, as the recipe's `connection.send(pickle.dumps(r))` does.
         let inner = pickle::dumps(&result, Protocol::V4);
-        pickle::dumps(&Value::bytes(&inner), Protocol::V4)
+        (pickle::dumps(&Value::bytes(&inner), Protocol::V4), raised)
     }
 
     fn parse_request(&self, frame: &[u8]) -> Result<(String, Call), Value> {
@@ -307,7 +313,14 @@ pub async fn run(
     server: Arc<RpcServer>,
     lifecycle: Lifecycle,
 ) -> io::Result<()> {
-    let reply = move |frame: Bytes| Bytes::from(server.handle_frame(&frame));
+    let metrics = tcp.metrics.clone();
+    let reply = move |frame: Bytes| {
+        let (answer, raised) = server.answer_frame(&frame);
+        if raised {
+            metrics.request_error();
+        }
+        Bytes::from(answer)
+    };
     super::conn::run(listener, tcp, options, lifecycle, reply).await
 }
 

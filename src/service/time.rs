@@ -2,8 +2,10 @@
 //! ASCII, except a 48-byte NTP client request, which gets an SNTPv4 server reply.
 
 use super::Lifecycle;
+use crate::metrics::ServiceMetrics;
 use crate::proto::sntp;
 use std::io;
+use std::time::Instant;
 use tokio::net::UdpSocket;
 
 /// `time.ctime()` of now in the local time zone, e.g. `Sun Nov  1 09:05:03 2026`.
@@ -33,6 +35,7 @@ pub fn reply_to(datagram: &[u8], clock: sntp::ServerClock) -> Vec<u8> {
 pub async fn run(
     socket: UdpSocket,
     clock: sntp::ServerClock,
+    metrics: ServiceMetrics,
     lifecycle: Lifecycle,
 ) -> io::Result<()> {
     // The largest UDP payload; anything bigger cannot arrive.
@@ -43,15 +46,23 @@ pub async fn run(
             received = socket.recv_from(&mut datagram) => match received {
                 Ok(pair) => pair,
                 Err(error) => {
+                    metrics.request_error();
                     tracing::debug!(%error, "time: receive failed");
                     continue;
                 }
             },
         };
+        let received = Instant::now();
+        metrics.received(len);
         let reply = reply_to(&datagram[..len], clock);
-        if let Err(error) = socket.send_to(&reply, peer).await {
-            tracing::debug!(%peer, %error, "time: send failed");
+        match socket.send_to(&reply, peer).await {
+            Ok(sent) => metrics.sent(sent),
+            Err(error) => {
+                metrics.request_error();
+                tracing::debug!(%peer, %error, "time: send failed");
+            }
         }
+        metrics.request(received.elapsed());
     }
 }
 

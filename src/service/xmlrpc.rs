@@ -24,7 +24,7 @@ use std::future::Future;
 use std::io::{Read, Write};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Python's `SimpleXMLRPCRequestHandler.encode_threshold`: replies longer than this are
 /// gzipped when the client accepts gzip.
@@ -69,10 +69,23 @@ pub async fn run(
         let state = state.clone();
         let shutdown = shutdown.clone();
         let idle_timeout = state.options.idle_timeout;
+        let metrics = stream.metrics().clone();
         async move {
+            let connection_metrics = metrics.clone();
             let service = service_fn(move |request| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(handle(request, &state).await) }
+                let metrics = metrics.clone();
+                async move {
+                    let started = Instant::now();
+                    let reply = handle(request, &state).await;
+                    if reply.status() != StatusCode::OK
+                        || reply.extensions().get::<FaultAnswered>().is_some()
+                    {
+                        metrics.request_error();
+                    }
+                    metrics.request(started.elapsed());
+                    Ok::<_, Infallible>(reply)
+                }
             });
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -88,6 +101,9 @@ pub async fn run(
                 }
             };
             if let Err(error) = result {
+                if super::is_bad_request(&error) {
+                    connection_metrics.request_error();
+                }
                 tracing::debug!(%peer, %error, "xmlrpc connection ended with an error");
             }
         }
@@ -96,6 +112,16 @@ pub async fn run(
 }
 
 type Reply = Response<Full<Bytes>>;
+
+/// Marks a reply that carries a fault (counted as a request error).
+#[derive(Clone, Copy)]
+struct FaultAnswered;
+
+fn fault_reply(body: Vec<u8>, accepts_gzip: bool) -> Reply {
+    let mut reply = xml_reply(body, accepts_gzip);
+    reply.extensions_mut().insert(FaultAnswered);
+    reply
+}
 
 fn plain(status: StatusCode, text: &str) -> Reply {
     let mut response = Response::new(Full::new(Bytes::from(text.to_owned())));
@@ -152,7 +178,7 @@ async fn handle(request: Request<Incoming>, state: &State) -> Reply {
             limit,
         }
         .to_fault();
-        let mut reply = xml_reply(encode_fault(fault.code, &fault.string), accepts_gzip);
+        let mut reply = fault_reply(encode_fault(fault.code, &fault.string), accepts_gzip);
         reply
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -179,21 +205,16 @@ async fn handle(request: Request<Incoming>, state: &State) -> Reply {
     } else {
         body
     };
-    let response = match parse_call(&document, &state.options.limits) {
-        Ok(call) => answer(dispatch(&state.store, call).await),
+    match parse_call(&document, &state.options.limits) {
+        Ok(call) => match dispatch(&state.store, call).await {
+            Ok(value) => xml_reply(encode_response(&value), accepts_gzip),
+            Err(fault) => fault_reply(encode_fault(fault.code, &fault.string), accepts_gzip),
+        },
         Err(error) => {
             tracing::debug!(%error, "refused an XML-RPC document");
             let fault = error.to_fault();
-            encode_fault(fault.code, &fault.string)
+            fault_reply(encode_fault(fault.code, &fault.string), accepts_gzip)
         }
-    };
-    xml_reply(response, accepts_gzip)
-}
-
-fn answer(result: Result<Value, Fault>) -> Vec<u8> {
-    match result {
-        Ok(value) => encode_response(&value),
-        Err(fault) => encode_fault(fault.code, &fault.string),
     }
 }
 

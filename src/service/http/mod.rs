@@ -34,8 +34,7 @@ use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio_util::either::Either;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Every response body: whole or streamed (/drip, /stream), never failing mid-way.
@@ -268,10 +267,9 @@ async fn serve_connection(
     state: Arc<State>,
     shutdown: CancellationToken,
 ) {
-    let alpn_h2 = match &stream {
-        Either::Left(_) => false,
-        Either::Right(tls) => tls.get_ref().1.alpn_protocol() == Some(b"h2"),
-    };
+    let alpn_h2 = stream
+        .tls_session()
+        .is_some_and(|tls| tls.alpn_protocol() == Some(b"h2"));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // hyper's per-request header timer stays: it is the slowloris guard, and removing it
     // (or writev, or the h1/h2 sniffing) made no difference measurable on /get
@@ -291,23 +289,38 @@ async fn serve_connection(
         builder = builder.http2_only();
     }
     let scheme = if state.tls { "https" } else { "http" };
+    let metrics = stream.metrics().clone();
+    let connection_metrics = metrics.clone();
     let service = service_fn(move |request| {
         let state = state.clone();
-        async move { Ok::<_, Infallible>(middleware::handle(request, peer, scheme, &state).await) }
+        let metrics = metrics.clone();
+        async move {
+            let started = Instant::now();
+            let response = middleware::handle(request, peer, scheme, &state).await;
+            // 4xx are answers httpbin is asked for; 5xx are ours.
+            if response.status().is_server_error() {
+                metrics.request_error();
+            }
+            metrics.request(started.elapsed());
+            Ok::<_, Infallible>(response)
+        }
     });
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(error) = result {
-                tracing::debug!(%peer, %error, "http connection ended");
-            }
-        }
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
         _ = shutdown.cancelled() => {
             connection.as_mut().graceful_shutdown();
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "http connection ended while draining");
-            }
+            connection.await
         }
+    };
+    if let Err(error) = result {
+        if error
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(super::is_bad_request)
+        {
+            connection_metrics.request_error();
+        }
+        tracing::debug!(%peer, %error, "http connection ended with an error");
     }
 }
