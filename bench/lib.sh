@@ -25,19 +25,23 @@ parse_options() {
 parse_options "$@"
 
 # start NAME COMMAND... : runs a server in the background whose first stdout line ends
-# with its port; sets $port and $pid, and remembers the pid for cleanup.
+# with its port (or, when its stdout carries data, as `bulk recv --stdout`, whose stderr
+# says "listening on …:PORT"); sets $port and $pid, and remembers the pid for cleanup.
 start() {
     local name=$1; shift
     "$@" >"$work/$name.out" 2>"$work/$name.err" &
     pid=$!
     pids+=("$pid")
-    for _ in $(seq 200); do [ -s "$work/$name.out" ] && break; sleep 0.05; done
-    port=$(grep -oE '[0-9]+$' "$work/$name.out" | head -1)
-    if [ -z "$port" ]; then
-        echo "$name did not start:" >&2
-        cat "$work/$name.err" >&2
-        exit 1
-    fi
+    port=""
+    for _ in $(seq 200); do
+        port=$( (head -1 "$work/$name.out"; grep -m1 'listening on' "$work/$name.err") 2>/dev/null |
+            grep -oE '[0-9]+$' | head -1 || true)
+        [ -n "$port" ] && return 0
+        sleep 0.05
+    done
+    echo "$name did not start:" >&2
+    cat "$work/$name.err" >&2
+    exit 1
 }
 
 # service_port NAME SERVICE : the port in NAME's "netkit: SERVICE listening on …" line.
