@@ -13,22 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-size=$((1 << 30)) runs=5 dir=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --size) size=$2; shift 2 ;;
-        --runs) runs=$2; shift 2 ;;
-        --dir) dir=$2; shift 2 ;;
-        *) echo "usage: $0 [--size BYTES] [--runs N] [--dir DIR]" >&2; exit 2 ;;
-    esac
-done
+options="size runs dir" size=$((1 << 30)) runs=5 dir=""
+. bench/lib.sh "$@"
 
 cargo build --release --quiet --bin netkit
 netkit=target/release/netkit
-work=$(mktemp -d ${dir:+"$dir/"}bulkbench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 
 # Random bytes: no holes or zero pages for anyone to skip.
 python3 -c "
@@ -40,19 +29,6 @@ with open(sys.argv[1], 'wb') as f:
 " "$work/src.bin" "$size"
 cat "$work/src.bin" >/dev/null   # page cache warm for every sender alike
 
-# start NAME COMMAND... : runs a receiver whose first output line ends with its port;
-# sets $port and $pid. NAME.out holds stdout, NAME.err stderr.
-start() {
-    local name=$1; shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 200); do
-        if grep -qE '[0-9]+$' "$work/$name.out" 2>/dev/null || grep -qE 'listening' "$work/$name.err" 2>/dev/null; then break; fi
-        sleep 0.05
-    done
-    port=$(cat "$work/$name.out" "$work/$name.err" | grep -oE '[0-9]+$' | head -1)
-}
 vmhwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 best() { sort -g | tail -1; }
@@ -111,7 +87,7 @@ else
     echo "iperf3 is not installed (apt-get install -y iperf3): no iperf3 row, no netkit/iperf3 ratio" >&2
 fi
 
-python3 - "$work" "$size" "$runs" <<'PY'
+python3 - "$work" "$size" "$runs" >"$work/report.txt" <<'PY'
 import os, sys
 w, size, runs = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def rates(name):
@@ -140,4 +116,15 @@ if best[py]:
           f"/dev/null {best[nk0] / best[py]:.2f}, {med[nk0] / med[py]:.2f} (target > 1)")
 rss = [int(x) for x in open(os.path.join(w, 'nk_file.rss'))]
 print(f"netkit receiver peak RSS (VmHWM): {max(rss) / 1024:.1f} MiB (target <= 64 MiB)")
+# For bench/run-all.sh (lib.sh `summary`): medians, as in RESULTS.md.
+def summary(*fields):
+    print("summary", *fields, sep="\t")
+gib = f"{size / 2**30:.2f} GiB"
+if med[ipm]:
+    summary("bulk", f"Gbit/s to /dev/null, {gib} (median)", "iperf3, memory", f"{med[nk0]:.2f}", f"{med[ipm]:.2f}", "ratio>=0.9")
+else:
+    print(f"skip\tbulk\tGbit/s to /dev/null, {gib} (median)\tiperf3, memory\tiperf3 not installed")
+summary("bulk", f"Gbit/s to a file, {gib} (median)", "recipe send_from/recv_into", f"{med[nk]:.2f}", f"{med[py]:.2f}", "ratio>=1")
+summary("bulk", f"receiver peak RSS MiB, {gib}", "-", f"{max(rss) / 1024:.1f}", "-", "netkit<=64")
 PY
+report "$work/report.txt"

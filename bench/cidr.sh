@@ -1,25 +1,25 @@
 #!/usr/bin/env bash
 # netkit cidr against Python's ipaddress and Debian's iprange, measured in one run.
 #
-#   bench/cidr.sh            # 1,000,000 random IPv4 prefixes (/16–/32), seed 4
-#   N=100000 bench/cidr.sh   # smaller list
+#   bench/cidr.sh                    # 1,000,000 random IPv4 prefixes (/16–/32), seed 4
+#   bench/cidr.sh --count 100000     # smaller list (N=100000 in the environment also works)
+#   bench/cidr.sh --runs 1           # best of 1 instead of 3 (RUNS=1 also works)
 #
 # 1. aggregate: `netkit cidr aggregate` vs `collapse_addresses` (python3) vs `iprange`
 #    (apt package iprange; skipped if absent) on the same list; outputs must be equal.
 # 2. list: `netkit cidr list 10.0.0.0/12` vs `list(ip_network(...))` printed, to /dev/null.
 # Times are wall-clock seconds of the whole process (reading, parsing, writing included),
-# best of $RUNS runs (default 3; Python runs once: it is the slow side).
+# best of --runs runs (default 3; Python runs once: it is the slow side).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-N=${N:-1000000}
-RUNS=${RUNS:-3}
+options="count runs" count=${N:-1000000} runs=${RUNS:-3}
+. bench/lib.sh "$@"
+N=$count RUNS=$runs
 PY=${PYTHON:-python3}
 CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo build --release --quiet --bin netkit
 BIN=target/release/netkit
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+tmp=$work
 
 "$PY" - "$N" >"$tmp/prefixes.txt" <<'PYEOF'
 import random, sys
@@ -51,6 +51,7 @@ best() { # best of $RUNS
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
+per_s() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; } # items per second
 
 echo "== aggregate: $N random IPv4 prefixes /16-/32 ($(wc -c <"$tmp/prefixes.txt") bytes)"
 OUT=$tmp/netkit.txt
@@ -71,9 +72,12 @@ if command -v iprange >/dev/null; then
     awk '/\// { print; next } { print $0 "/32" }' "$tmp/iprange.raw" >"$tmp/iprange.txt"
     cmp -s "$tmp/netkit.txt" "$tmp/iprange.txt" || { echo "MISMATCH: netkit vs iprange" >&2; exit 1; }
     echo "iprange               ${t_iprange}s  -> netkit is $(ratio "$t_iprange" "$t_netkit")x faster"
+    summary cidr "aggregate, prefixes/s ($N)" "iprange" "$(per_s "$N" "$t_netkit")" "$(per_s "$N" "$t_iprange")" 'ratio>=1'
 else
     echo "iprange               (not installed: apt-get install iprange)"
+    summary_skip cidr "aggregate, prefixes/s ($N)" iprange "iprange not installed"
 fi
+summary cidr "aggregate, prefixes/s ($N)" "python collapse_addresses" "$(per_s "$N" "$t_netkit")" "$(per_s "$N" "$t_python")" 'ratio>=50'
 
 echo "== list 10.0.0.0/12 (1,048,576 addresses) to a file"
 OUT=$tmp/list-netkit.txt
@@ -86,4 +90,5 @@ sys.stdout.writelines(f"{a}\n" for a in ipaddress.ip_network("10.0.0.0/12"))
 cmp -s "$tmp/list-netkit.txt" "$tmp/list-python.txt" || { echo "MISMATCH: list" >&2; exit 1; }
 echo "netkit list           ${t_list}s"
 echo "python list           ${t_list_py}s  -> netkit is $(ratio "$t_list_py" "$t_list")x faster"
+summary cidr "list /12, addresses/s" "python list(ip_network)" "$(per_s 1048576 "$t_list")" "$(per_s 1048576 "$t_list_py")" 'ratio>=20'
 echo "($("$PY" --version), $(nproc) cores, $(uname -m))"

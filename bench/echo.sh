@@ -9,21 +9,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-connections=64 size=64 duration=10 idle=10000
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --connections) connections=$2; shift 2 ;;
-        --size) size=$2; shift 2 ;;
-        --duration) duration=$2; shift 2 ;;
-        --idle) idle=$2; shift 2 ;;
-        *) echo "usage: $0 [--connections N] [--size BYTES] [--duration SECONDS] [--idle N]" >&2; exit 2 ;;
-    esac
-done
+options="connections size duration idle" connections=64 size=64 duration=10 idle=10000
+. bench/lib.sh "$@"
 
 cargo build --release --quiet --bin netkit --example echo_floor
 netkit=target/release/netkit
 floor=target/release/examples/echo_floor
-. bench/lib.sh
 
 start python python3 bench/python/echo_server.py; py_port=$port py_pid=$pid
 start netkit "$netkit" serve --echo 127.0.0.1:0; nk_port=$port netkit_pid=$pid
@@ -44,9 +35,9 @@ rss_before=$(awk '/VmHWM/ {print $2}' "/proc/$idle_pid/status")
 rss_after=$(awk '/VmHWM/ {print $2}' "/proc/$idle_pid/status")
 echo "{\"rss_before_kib\": $rss_before, \"rss_peak_kib\": $rss_after}" >"$work/idle_rss.json"
 
-python3 - "$work" <<'PY'
+python3 - "$work" "$connections" "$idle" >"$work/report.txt" <<'PY'
 import json, sys, os
-w = sys.argv[1]
+w, conns, idle_n = sys.argv[1:4]
 r = {n: json.load(open(os.path.join(w, n + '.json'))) for n in ('python', 'netkit', 'floor')}
 for n in r:
     c = json.load(open(os.path.join(w, n + '.cpu.json')))
@@ -67,4 +58,11 @@ idle = json.load(open(os.path.join(w, 'idle.json')))
 rss = json.load(open(os.path.join(w, 'idle_rss.json')))
 print(f"idle: {idle['opened']}/{idle['requested']} connections held, {idle['alive_after_hold']} still echoing; "
       f"netkit peak RSS {rss['rss_peak_kib'] / 1024:.1f} MiB (before: {rss['rss_before_kib'] / 1024:.1f} MiB; target <= 64 MiB)")
+# For bench/run-all.sh (lib.sh `summary`): the figures the issue sets targets for.
+def summary(*fields):
+    print("summary", *fields, sep="\t")
+summary("echo", f"msg per server CPU-s, {conns} conns", "recipe ThreadingTCPServer", f"{nk['per_cpu_s']:.0f}", f"{py['per_cpu_s']:.0f}", "ratio>=10")
+summary("echo", f"msg per server CPU-s, {conns} conns", "tokio echo floor", f"{nk['per_cpu_s']:.0f}", f"{fl['per_cpu_s']:.0f}", "ratio>=0.9")
+summary("echo", f"peak RSS MiB, {idle_n} idle conns", "-", f"{rss['rss_peak_kib'] / 1024:.1f}", "-", "netkit<=64")
 PY
+report "$work/report.txt"

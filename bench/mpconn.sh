@@ -11,25 +11,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-connections=64 duration=10
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --connections) connections=$2; shift 2 ;;
-        --duration) duration=$2; shift 2 ;;
-        *) echo "usage: $0 [--connections N] [--duration SECONDS]" >&2; exit 2 ;;
-    esac
-done
+options="connections duration" connections=64 duration=10
+. bench/lib.sh "$@"
 
 cargo build --release --quiet --bin netkit
 netkit=target/release/netkit
-. bench/lib.sh
 
 start py_conn python3 bench/python/conn_server.py; py_conn=$port py_conn_pid=$pid
 start py_rpc python3 bench/python/rpc_server.py; py_rpc=$port py_rpc_pid=$pid
 start netkit "$netkit" serve --conn 127.0.0.1:0 --rpc 127.0.0.1:0 --authkey peekaboo
 nk_pid=$pid
-nk_conn=$(grep -oE 'conn listening on tcp://.*:[0-9]+' "$work/netkit.out" | grep -oE '[0-9]+$')
-nk_rpc=$(grep -oE 'rpc listening on tcp://.*:[0-9]+' "$work/netkit.out" | grep -oE '[0-9]+$')
+nk_conn=$(service_port netkit conn)
+nk_rpc=$(service_port netkit rpc)
 
 load=(--duration "$duration" --warmup 0 --json --authkey peekaboo)
 echo "multiprocessing.connection: ${duration}s each, $(nproc) cores"
@@ -42,7 +35,7 @@ measure hs_netkit_n "$nk_pid" "$netkit" bench conn "127.0.0.1:$nk_conn" --connec
 measure rpc_python_n "$py_rpc_pid" "$netkit" bench rpc "127.0.0.1:$py_rpc" --connections "$connections" "${load[@]}"
 measure rpc_netkit_n "$nk_pid" "$netkit" bench rpc "127.0.0.1:$nk_rpc" --connections "$connections" "${load[@]}"
 
-python3 - "$work" "$connections" <<'PY'
+python3 - "$work" "$connections" >"$work/report.txt" <<'PY'
 import json, os, sys
 w, n = sys.argv[1], sys.argv[2]
 def load(name):
@@ -70,4 +63,13 @@ print(f"conn, served:        netkit ({n} conns) / python (the recipe serves 1) =
 print(f"rpc, {n} connections: netkit / python = {ratio('rpc_netkit_n', 'rpc_python_n')}")
 print(f"new authenticated connections, 1 client: netkit / python = {ratio('hs_netkit_1', 'hs_python_1')}")
 print(f"new authenticated connections, netkit with {n} clients / python = {ratio('hs_netkit_n', 'hs_python_1')}")
+# For bench/run-all.sh (lib.sh `summary`): messages per server CPU-second.
+def summary(*fields):
+    print("summary", *fields, sep="\t")
+for service, metric, ref, a, b in [
+        ("conn", "msg per server CPU-s, 1 conn", "recipe Listener echo", "conn_netkit_1", "conn_python_1"),
+        ("rpc", f"calls per server CPU-s, {n} conns", "recipe RPCHandler", "rpc_netkit_n", "rpc_python_n"),
+        ("conn", "new auth conn per server CPU-s, 1 client", "recipe Listener", "hs_netkit_1", "hs_python_1")]:
+    summary(service, metric, ref, f"{r[a]['per_cpu_s']:.0f}", f"{r[b]['per_cpu_s']:.0f}", "ratio>=10")
 PY
+report "$work/report.txt"

@@ -14,34 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10 connections=4 dir=""
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --duration) duration=$2; shift 2 ;;
-        --connections) connections=$2; shift 2 ;;
-        --dir) dir=$2; shift 2 ;;
-        *) echo "usage: $0 [--duration SECONDS] [--connections C] [--dir DIR]" >&2; exit 2 ;;
-    esac
-done
+options="duration connections dir" duration=10 connections=4 dir=""
+. bench/lib.sh "$@"
 
 cargo build --release --quiet --bin netkit
 netkit=target/release/netkit
-work=$(mktemp -d ${dir:+"$dir/"}xmlrpcbench.XXXXXX)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-# start NAME COMMAND... : runs a server whose first stdout line ends with its port.
-start() {
-    local name=$1; shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    pids+=("$!")
-    for _ in $(seq 200); do
-        grep -qE '[0-9]+$' "$work/$name.out" 2>/dev/null && break
-        sleep 0.05
-    done
-    port=$(grep -oE '[0-9]+$' "$work/$name.out" | head -1)
-}
 
 results=$work/results.txt
 : >"$results"
@@ -79,9 +56,10 @@ if command -v redis-server >/dev/null; then
     run "netkit redis" "http://127.0.0.1:$port" 64
 else
     echo "redis-server not installed: no redis row" >&2
+    summary_skip xmlrpc "calls/s, redis store, $connections conns" "recipe SimpleXMLRPCServer" "redis-server not installed"
 fi
 
-python3 - "$results" "$connections" <<'PY'
+python3 - "$results" "$connections" >"$work/report.txt" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 c = sys.argv[2]
@@ -91,4 +69,11 @@ print()
 for (name, conns), r in rate.items():
     if not name.startswith("python"):
         print("%s @%s / python @%s: %.1fx" % (name, conns, c, r / py))
+# For bench/run-all.sh (lib.sh `summary`): the issue's targets at the same connections.
+targets = {"netkit memory": "ratio>=20", "netkit file (redb, fsync per reply)": "ratio>=5", "netkit redis": "ratio>=1"}
+for (name, conns), r in rate.items():
+    if name in targets and conns == c:
+        print("summary", "xmlrpc", f"calls/s, {name[7:]} store, {c} conns", "recipe SimpleXMLRPCServer",
+              f"{r:.0f}", f"{py:.0f}", targets[name], sep="\t")
 PY
+report "$work/report.txt"

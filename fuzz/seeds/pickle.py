@@ -2,7 +2,7 @@
 """Seed corpus for the pickle_loads fuzz target: real CPython pickles of every value type
 netkit reads, at protocols 0-5, plus a few hostile shapes.
 
-    python3 fuzz/seeds/pickle.py [OUT_DIR]   (default: fuzz/corpus/pickle_loads)
+    python3 fuzz/seeds/pickle.py [OUT_DIR]   (default: fuzz/seeds/pickle_loads)
 """
 import sys
 
@@ -13,7 +13,7 @@ import hashlib
 import os
 import pickle
 
-out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "corpus", "pickle_loads")
+out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "pickle_loads")
 os.makedirs(out, exist_ok=True)
 
 shared = ["shared", 1]

@@ -1,11 +1,9 @@
 #!/usr/bin/env python3
-"""Seed corpus for the xmlrpc_parse fuzz target (fuzz/corpus/ is git-ignored).
+"""Seed corpus for the xmlrpc_parse fuzz target.
 
-Writes fuzz/corpus/xmlrpc_parse/: documents made by CPython's own xmlrpc.client.dumps
+Writes fuzz/seeds/xmlrpc_parse/ (or argv[1]): documents made by CPython's own xmlrpc.client.dumps
 over values from a fixed-seed generator, plus hand-written tricky and hostile documents.
-Run:  python3 fuzz/seeds/xmlrpc.py
-      cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run xmlrpc_parse -- \
-          -max_total_time=120 -dict=seeds/xmlrpc.dict
+Run:  fuzz/seeds/generate.sh  (all targets), then fuzz/run.sh
 """
 import hashlib
 import os
@@ -17,7 +15,7 @@ sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(
 import xmlrpc.client as X  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "corpus", "xmlrpc_parse")
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "xmlrpc_parse")
 
 rng = random.Random(0x5EED)
 CHARS = "ab Z09\t\n&<>'\";]=/\\éß\u00a0Ω中😀\ufffd"
