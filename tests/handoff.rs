@@ -154,17 +154,21 @@ fn socket_path(dir: &tempfile::TempDir) -> PathBuf {
 }
 
 fn serve_handoff(socket: &Path) -> Served {
-    serve(
-        &[
-            "--handoff",
-            "127.0.0.1:0",
-            "--handoff-socket",
-            socket.to_str().unwrap(),
-            "--authkey",
-            KEY,
-        ],
-        1,
-    )
+    serve_handoff_with(socket, &[])
+}
+
+fn serve_handoff_with(socket: &Path, more: &[&str]) -> Served {
+    let socket = socket.to_str().unwrap();
+    let mut args = vec![
+        "--handoff",
+        "127.0.0.1:0",
+        "--handoff-socket",
+        socket,
+        "--authkey",
+        KEY,
+    ];
+    args.extend_from_slice(more);
+    serve(&args, 1)
 }
 
 #[test]
@@ -659,19 +663,7 @@ fn workers_serve_echo_rpc_and_http_with_their_auth_while_xmlrpc_stays_in_the_sup
 fn a_client_no_worker_takes_is_closed_after_the_handoff_wait_and_later_ones_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let socket = socket_path(&dir);
-    let served = serve(
-        &[
-            "--handoff",
-            "127.0.0.1:0",
-            "--handoff-socket",
-            socket.to_str().unwrap(),
-            "--authkey",
-            KEY,
-            "--handoff-wait",
-            "0.5",
-        ],
-        1,
-    );
+    let served = serve_handoff_with(&socket, &["--handoff-wait", "0.5"]);
     let addr = served.addr("handoff").to_string();
     // No worker: the client is accepted, waits, and is closed rather than left hanging.
     let mut early = TcpStream::connect(&addr).unwrap();
