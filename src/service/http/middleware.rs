@@ -325,7 +325,25 @@ async fn compress(response: Response, accept_encoding: Option<&HeaderValue>) -> 
         HeaderValue::from_static(coding.token()),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
+    weaken_etag(&mut parts.headers);
     Response::from_parts(parts, shapes::full(encoded))
+}
+
+/// A strong ETag promises byte-identical representations, which the encoded body no
+/// longer is (RFC 9110 §8.8.1): mark it weak, as nginx does. Conditional requests
+/// still match, since If-None-Match compares weakly.
+fn weaken_etag(headers: &mut http::HeaderMap) {
+    let Some(tag) = headers.get(header::ETAG) else {
+        return;
+    };
+    if tag.as_bytes().starts_with(b"W/") {
+        return;
+    }
+    let mut weak = b"W/".to_vec();
+    weak.extend_from_slice(tag.as_bytes());
+    if let Ok(weak) = HeaderValue::from_bytes(&weak) {
+        headers.insert(header::ETAG, weak);
+    }
 }
 
 /// Any OPTIONS request: 200 with what a CORS preflight needs.
@@ -420,6 +438,23 @@ mod tests {
         assert!(never_compressed("/websocket/echo"));
         assert!(!never_compressed("/html"));
         assert!(!never_compressed("/get"));
+    }
+
+    #[tokio::test]
+    async fn a_compressed_reply_carries_a_weak_etag() {
+        let mut response = http::Response::new(shapes::full("x".repeat(2048)));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        headers.insert(header::ETAG, HeaderValue::from_static("\"abc\""));
+        let gzip = HeaderValue::from_static("gzip");
+        let compressed = compress(response, Some(&gzip)).await;
+        assert_eq!(compressed.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(compressed.headers()[header::ETAG], "W/\"abc\"");
+
+        let mut headers = http::HeaderMap::new();
+        headers.insert(header::ETAG, HeaderValue::from_static("W/\"abc\""));
+        weaken_etag(&mut headers);
+        assert_eq!(headers[header::ETAG], "W/\"abc\"");
     }
 
     #[test]
