@@ -77,7 +77,8 @@ pub struct Server {
 }
 
 /// Sockets handed to a worker process queue here for their service; past this many
-/// waiting, the worker stops reading its handoff socket and the supervisor tries another.
+/// waiting, the worker stops reading its handoff socket and the supervisor tries another
+/// (see [`handoff::worker::receive`]).
 const HANDED_QUEUE: usize = 1024;
 
 /// In a worker process: where each handed socket goes, by service.
@@ -545,17 +546,17 @@ async fn run_worker(
     let stream = handoff::worker::register(&link.socket, Some(&link.authkey), handshake_timeout)
         .await
         .map_err(StartupError::Worker)?;
-    let mut dropped =
-        service::RateLimitedCount::new("worker", "handed sockets dropped: queue full");
-    let feed = handoff::worker::receive(stream, std::future::pending(), move |tcp, peer| {
+    let feed = handoff::worker::receive(stream, std::future::pending(), async |tcp, peer| {
         let service = tcp
             .local_addr()
             .ok()
             .and_then(|local| link.service_at(local));
-        let sender = senders.iter().find(|(s, _)| Some(*s) == service);
-        match sender.map(|(_, sender)| sender.try_send((tcp, peer))) {
-            Some(Ok(())) => {}
-            Some(Err(_)) => dropped.add(),
+        match senders.iter().find(|(s, _)| Some(*s) == service) {
+            // A full queue holds us here (backpressure); a send fails only once the
+            // service has stopped, when the socket may as well close.
+            Some((_, sender)) => {
+                let _ = sender.send((tcp, peer)).await;
+            }
             None => tracing::warn!(?service, "handed a socket for no service of this worker"),
         }
     });

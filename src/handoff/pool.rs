@@ -122,20 +122,6 @@ impl WorkerPool {
         retired.len()
     }
 
-    /// Waits until at least one worker is registered, or shutdown.
-    pub async fn wait_for_worker(&self, shutdown: &CancellationToken) -> bool {
-        loop {
-            let changed = self.changed.notified();
-            if !self.is_empty() {
-                return true;
-            }
-            tokio::select! {
-                _ = changed => {}
-                _ = shutdown.cancelled() => return false,
-            }
-        }
-    }
-
     /// Waits until `count` workers satisfy `which`, at most `limit`.
     pub async fn wait_for(
         &self,

@@ -63,7 +63,7 @@ pub async fn run(
     .await?;
     let lifecycle = Lifecycle::default();
     let echo = Arc::new(options.echo.clone());
-    let received = receive(stream, stop, |tcp, _peer| {
+    let received = receive(stream, stop, async |tcp, _peer| {
         serve(tcp, options.service, &echo, &lifecycle)
     })
     .await;
@@ -114,11 +114,12 @@ pub async fn register(
 
 /// Gives every TCP socket handed over `stream` (with its peer's address) to `serve`,
 /// until the server closes the socket (it retires us) or `stop` completes. Returns how
-/// many sockets arrived.
+/// many sockets arrived. While `serve` is pending no more are read, so the server's
+/// sends to us fill up and it hands its next clients to another worker.
 pub async fn receive(
     stream: UnixStream,
     stop: impl Future<Output = ()>,
-    mut serve: impl FnMut(TcpStream, SocketAddr),
+    mut serve: impl AsyncFnMut(TcpStream, SocketAddr),
 ) -> u64 {
     let mut received = 0;
     tokio::pin!(stop);
@@ -132,7 +133,7 @@ pub async fn receive(
                 for fd in fds {
                     received += 1;
                     match tcp_from(fd) {
-                        Ok((tcp, peer)) => serve(tcp, peer),
+                        Ok((tcp, peer)) => serve(tcp, peer).await,
                         Err(error) => tracing::warn!(%error, "handed fd is not a TCP socket"),
                     }
                 }
