@@ -1,42 +1,165 @@
 //! `netkit serve`'s flags and `--config` TOML file, merged (flags win) and validated into
 //! one [`Config`]. Every problem is a [`ConfigError`] that names the flag or key at fault.
+//!
+//! The services are data: [`SERVICES`] has one row per service (name, default address,
+//! scheme, TLS, workers) and drives the `--SERVICE [ADDR]` flags, their TOML keys, the
+//! defaults and the listening lines. The TOML keys are the flags' long names, because the
+//! file is read into the same [`ServeArgs`] the flags fill, and the two are merged key by
+//! key, so a new flag is a new key with no code of its own.
 
 use crate::auth::HmacAuth;
 use crate::proto::challenge::Digest;
+use crate::service::http::{self as http_service, HttpOptions};
 use crate::tls::ServerTlsFiles;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The recipes' own ports, on loopback: a default install exposes nothing to the network.
-pub const DEFAULT_ECHO: &str = "127.0.0.1:20000";
-pub const DEFAULT_TIME: &str = "127.0.0.1:20000";
-pub const DEFAULT_CONN: &str = "127.0.0.1:25000";
-pub const DEFAULT_RPC: &str = "127.0.0.1:17000";
-pub const DEFAULT_XMLRPC: &str = "127.0.0.1:15000";
-/// The recipe's wsgiref port.
-pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_XMLRPC_SIZE: u64 = 1024 * 1024;
-
 pub const DEFAULT_MAX_CONNECTIONS: usize = 50_000;
 pub const DEFAULT_GRACE_SECS: f64 = 10.0;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: f64 = 300.0;
 pub const DEFAULT_HANDSHAKE_TIMEOUT_SECS: f64 = 10.0;
 pub const DEFAULT_MAX_FRAME: u64 = 64 * 1024 * 1024;
+/// How long a client of --handoff or --workers may wait for a worker to take it.
+pub const DEFAULT_HANDOFF_WAIT_SECS: f64 = 30.0;
 /// Worker processes `--workers` may start.
 pub const MAX_WORKERS: usize = 256;
 
-/// A service `netkit serve` can start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A service `netkit serve` can start, in the order of [`SERVICES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Service {
     Echo,
     Time,
     Conn,
     Rpc,
-    Handoff,
     Xmlrpc,
     Http,
+    Handoff,
 }
+
+/// What a listening line calls a service's transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `tcp://`, or `tls://` with TLS.
+    Stream,
+    /// `udp://`.
+    Datagram,
+    /// `http://`, or `https://` with TLS.
+    Http,
+}
+
+impl Scheme {
+    pub fn name(self, tls: bool) -> &'static str {
+        match (self, tls) {
+            (Scheme::Stream, false) => "tcp",
+            (Scheme::Stream, true) => "tls",
+            (Scheme::Datagram, _) => "udp",
+            (Scheme::Http, false) => "http",
+            (Scheme::Http, true) => "https",
+        }
+    }
+}
+
+/// One row of the service table.
+#[derive(Debug)]
+pub struct ServiceSpec {
+    pub service: Service,
+    /// The flag that starts it; without its `--`, the TOML key and the name in listening
+    /// lines and metrics.
+    pub flag: &'static str,
+    /// Where a plain `netkit serve` starts it, and what `--name` alone means; `None`: the
+    /// flag needs an address and the service never starts by default.
+    pub default_addr: Option<&'static str>,
+    pub scheme: Scheme,
+    /// Speaks TLS itself with --tls-cert (handoff only passes sockets on).
+    pub tls: bool,
+    /// Runs in the worker processes of `--workers`. The others stay in the supervisor:
+    /// UDP has no connection to hand over, handoff has its own workers, and the XML-RPC
+    /// store must be one store, not one per process.
+    pub workers: bool,
+    /// The flag's help, before its default.
+    pub help: &'static str,
+}
+
+impl ServiceSpec {
+    pub fn name(&self) -> &'static str {
+        let flag: &'static str = self.flag;
+        flag.trim_start_matches("--")
+    }
+}
+
+/// Every service, in the order they bind and print their listening lines. The recipes'
+/// own ports, on loopback: a default install exposes nothing to the network.
+pub const SERVICES: [ServiceSpec; 7] = [
+    ServiceSpec {
+        service: Service::Echo,
+        flag: "--echo",
+        default_addr: Some("127.0.0.1:20000"),
+        scheme: Scheme::Stream,
+        tls: true,
+        workers: true,
+        help: "Serve TCP echo (recipe 2) on ADDR",
+    },
+    ServiceSpec {
+        service: Service::Time,
+        flag: "--time",
+        default_addr: Some("127.0.0.1:20000"),
+        scheme: Scheme::Datagram,
+        tls: false,
+        workers: false,
+        help: "Serve UDP time (recipe 3; ctime text, or SNTP for NTP clients) on ADDR",
+    },
+    ServiceSpec {
+        service: Service::Conn,
+        flag: "--conn",
+        default_addr: Some("127.0.0.1:25000"),
+        scheme: Scheme::Stream,
+        tls: true,
+        workers: true,
+        help: "Serve multiprocessing.connection echo (recipe 7) on ADDR",
+    },
+    ServiceSpec {
+        service: Service::Rpc,
+        flag: "--rpc",
+        default_addr: Some("127.0.0.1:17000"),
+        scheme: Scheme::Stream,
+        tls: true,
+        workers: true,
+        help: "Serve the recipe 8 pickle RPC (add, sub) on ADDR",
+    },
+    ServiceSpec {
+        service: Service::Xmlrpc,
+        flag: "--xmlrpc",
+        default_addr: Some("127.0.0.1:15000"),
+        scheme: Scheme::Http,
+        tls: true,
+        workers: false,
+        help: "Serve recipe 6's XML-RPC key-value store on ADDR (POST / or /RPC2)",
+    },
+    ServiceSpec {
+        service: Service::Http,
+        flag: "--http",
+        // The recipe's wsgiref port.
+        default_addr: Some("127.0.0.1:8080"),
+        scheme: Scheme::Http,
+        tls: true,
+        workers: true,
+        help: "Serve HTTP: httpbin and recipe 5's /hello and /localtime on ADDR",
+    },
+    ServiceSpec {
+        service: Service::Handoff,
+        flag: "--handoff",
+        default_addr: None,
+        scheme: Scheme::Stream,
+        tls: false,
+        workers: false,
+        help: "Accept TCP clients on ADDR and hand each socket to a worker process \
+               connected to --handoff-socket (recipe 11; the recipe's Python worker works \
+               unchanged)",
+    },
+];
 
 impl Service {
     pub const ALL: [Service; 7] = [
@@ -44,41 +167,33 @@ impl Service {
         Service::Time,
         Service::Conn,
         Service::Rpc,
-        Service::Handoff,
         Service::Xmlrpc,
         Service::Http,
+        Service::Handoff,
     ];
 
+    /// This service's row of [`SERVICES`].
+    pub fn spec(self) -> &'static ServiceSpec {
+        &SERVICES[self as usize]
+    }
+
     pub fn name(self) -> &'static str {
-        match self {
-            Service::Echo => "echo",
-            Service::Time => "time",
-            Service::Conn => "conn",
-            Service::Rpc => "rpc",
-            Service::Handoff => "handoff",
-            Service::Xmlrpc => "xmlrpc",
-            Service::Http => "http",
-        }
+        self.spec().name()
     }
 
     /// TCP services can speak TLS; UDP ones cannot.
     pub fn is_tcp(self) -> bool {
-        !matches!(self, Service::Time)
+        self.spec().scheme != Scheme::Datagram
     }
 
     /// TCP services whose own bytes netkit speaks (handoff only passes sockets on).
     pub fn can_tls(self) -> bool {
-        self.is_tcp() && self != Service::Handoff
+        self.spec().tls
     }
 
-    /// Services `--workers` runs in worker processes. The others stay in the supervisor:
-    /// UDP has no connection to hand over, handoff has its own workers, and the XML-RPC
-    /// store must be one store, not one per process.
+    /// Services `--workers` runs in worker processes (see [`ServiceSpec::workers`]).
     pub fn served_by_workers(self) -> bool {
-        matches!(
-            self,
-            Service::Echo | Service::Conn | Service::Rpc | Service::Http
-        )
+        self.spec().workers
     }
 
     pub fn from_name(name: &str) -> Option<Service> {
@@ -86,198 +201,451 @@ impl Service {
     }
 }
 
-/// `netkit serve`'s flags. Every value is optional here so that a `--config` file can
-/// supply it; [`Config::from_args`] applies the defaults.
-#[derive(clap::Args, Debug, Default, Clone)]
+/// "a, b and c".
+fn and_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.to_string(),
+        None => String::new(),
+    }
+}
+
+/// The `--SERVICE [ADDR]` flags (and TOML keys), one per row of [`SERVICES`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ServiceAddrs(pub BTreeMap<Service, String>);
+
+impl ServiceAddrs {
+    pub fn get(&self, service: Service) -> Option<&str> {
+        self.0.get(&service).map(String::as_str)
+    }
+}
+
+impl<const N: usize> From<[(Service, &str); N]> for ServiceAddrs {
+    fn from(addrs: [(Service, &str); N]) -> Self {
+        ServiceAddrs(addrs.into_iter().map(|(s, a)| (s, a.to_string())).collect())
+    }
+}
+
+impl clap::FromArgMatches for ServiceAddrs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut addrs = ServiceAddrs::default();
+        addrs.update_from_arg_matches(matches)?;
+        Ok(addrs)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for spec in &SERVICES {
+            if let Some(addr) = matches.get_one::<String>(spec.name()) {
+                self.0.insert(spec.service, addr.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for ServiceAddrs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        SERVICES.iter().fold(command, |command, spec| {
+            let arg = clap::Arg::new(spec.name())
+                .long(spec.name())
+                .value_name("ADDR")
+                .help_heading("Services")
+                .action(clap::ArgAction::Set);
+            command.arg(match spec.default_addr {
+                Some(default) => arg
+                    .num_args(0..=1)
+                    .default_missing_value(default)
+                    .help(format!(
+                        "{} [default when given alone: {default}]",
+                        spec.help
+                    )),
+                None => arg.help(spec.help),
+            })
+        })
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+impl Serialize for ServiceAddrs {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(service, addr)| (service.name(), addr)))
+    }
+}
+
+/// Flattened into [`ServeArgs`], this sees every key of the file and keeps the services'
+/// (a map, unlike a struct, leaves the keys to the other fields too).
+impl<'de> Deserialize<'de> for ServiceAddrs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ServiceAddrs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table of `netkit serve` flags")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut addrs = ServiceAddrs::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match Service::from_name(&key) {
+                        Some(service) => {
+                            addrs.0.insert(service, map.next_value()?);
+                        }
+                        None => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(addrs)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// `netkit serve`'s flags, and the `--config` file's keys. Every value is optional here so
+/// that either can supply it; [`Config::from_args`] merges them and applies the defaults.
+#[derive(clap::Args, Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct ServeArgs {
-    /// TOML file with the same keys as these flags (e.g. `echo = "127.0.0.1:20000"`,
-    /// `max-connections = 1000`); flags given on the command line win
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    // First, so that `serve --help` lists the services first.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub services: ServiceAddrs,
 
-    /// Serve TCP echo (recipe 2) on ADDR [default when given alone: 127.0.0.1:20000]
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_ECHO)]
-    pub echo: Option<String>,
-
-    /// Serve UDP time (recipe 3; ctime text, or SNTP for NTP clients) on ADDR
-    /// [default when given alone: 127.0.0.1:20000]
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_TIME)]
-    pub time: Option<String>,
-
-    /// Serve HTTP: httpbin and recipe 5's /hello and /localtime on ADDR
-    /// [default when given alone: 127.0.0.1:8080]
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_HTTP)]
-    pub http: Option<String>,
+    /// Unix socket where handoff workers connect (`netkit handoff worker --connect PATH`
+    /// or Python's `Client(PATH, authkey=…)`)
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "handoff",
+        help_heading = "Services"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff_socket: Option<PathBuf>,
 
     #[command(flatten)]
-    pub http_limits: crate::service::http::HttpArgs,
-
-    /// Serve recipe 6's XML-RPC key-value store on ADDR (POST / or /RPC2)
-    /// [default when given alone: 127.0.0.1:15000]
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_XMLRPC)]
-    pub xmlrpc: Option<String>,
+    #[serde(flatten)]
+    pub http: HttpArgs,
 
     /// Where the XML-RPC store keeps its data: `memory` (lost on exit, like the recipe), a
     /// file PATH (crash-safe: a write is on disk before its reply), or
     /// redis://HOST:PORT[/DB] (shared by several instances) [default: memory]
-    #[arg(long, value_name = "memory|PATH|redis://…")]
+    #[arg(long, value_name = "memory|PATH|redis://…", help_heading = "XML-RPC")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kv_store: Option<String>,
 
     /// Largest XML-RPC request document, also after gunzip, e.g. 4MiB [default: 1MiB]
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", help_heading = "XML-RPC")]
+    #[serde(
+        default,
+        deserialize_with = "size_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_xmlrpc_size: Option<String>,
-
-    /// Serve multiprocessing.connection echo (recipe 7) on ADDR
-    /// [default when given alone: 127.0.0.1:25000]
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_CONN)]
-    pub conn: Option<String>,
-
-    /// Serve the recipe 8 pickle RPC (add, sub) on ADDR
-    /// [default when given alone: 127.0.0.1:17000]
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_RPC)]
-    pub rpc: Option<String>,
-
-    /// Accept TCP clients on ADDR and hand each socket to a worker process connected to
-    /// --handoff-socket (recipe 11; the recipe's Python worker works unchanged)
-    #[arg(long, value_name = "ADDR", requires = "handoff_socket")]
-    pub handoff: Option<String>,
-
-    /// Unix socket where handoff workers connect (`netkit handoff worker --connect PATH`
-    /// or Python's `Client(PATH, authkey=…)`)
-    #[arg(long, value_name = "PATH", requires = "handoff")]
-    pub handoff_socket: Option<PathBuf>,
 
     /// multiprocessing authkey for conn, rpc and handoff workers (the recipes use
     /// peekaboo); without it they run no handshake
-    #[arg(long, value_name = "KEY", conflicts_with = "authkey_file")]
+    #[arg(
+        long,
+        value_name = "KEY",
+        conflicts_with = "authkey_file",
+        help_heading = "conn/rpc"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authkey: Option<String>,
 
     /// Like --authkey, the key read from FILE (keeps it out of `ps`)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "conn/rpc")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authkey_file: Option<PathBuf>,
 
-    /// Serve echo, conn, rpc and http from N worker processes that netkit starts and
-    /// restarts; SIGHUP replaces them with a new generation without dropping a connection
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
-
-    /// Seconds a client of --handoff or --workers may wait for a worker to take it
-    /// (while none is connected or all are busy); then it is closed [default: 30]
-    #[arg(long, value_name = "SECONDS")]
-    pub handoff_wait: Option<f64>,
+    /// Largest conn/rpc/bulk frame accepted, e.g. 128MiB [default: 64MiB]
+    #[arg(long, value_name = "SIZE", help_heading = "conn/rpc")]
+    #[serde(
+        default,
+        deserialize_with = "size_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_frame: Option<String>,
 
     /// Require recipe 9's HMAC challenge on the echo service, with this shared key
-    #[arg(long, value_name = "KEY", conflicts_with = "hmac_key_file")]
+    #[arg(
+        long,
+        value_name = "KEY",
+        conflicts_with = "hmac_key_file",
+        help_heading = "Echo"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hmac_key: Option<String>,
 
     /// Like --hmac-key, the key read from FILE (keeps it out of `ps`)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Echo")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hmac_key_file: Option<PathBuf>,
 
     /// Hash for the HMAC challenge: md5 (the recipe's), sha1, sha256 (advised), sha384,
     /// sha512, sha3_256, sha3_384 [default: md5]
-    #[arg(long, value_name = "DIGEST")]
+    #[arg(long, value_name = "DIGEST", help_heading = "Echo")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hmac_digest: Option<String>,
 
     /// Server certificate chain (PEM); with --tls-key, TCP services speak TLS
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", help_heading = "TLS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
 
     /// Private key of --tls-cert (PEM)
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", help_heading = "TLS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
 
     /// Require client certificates signed by this CA (PEM)
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", help_heading = "TLS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_client_ca: Option<PathBuf>,
 
     /// TCP services that speak TLS, comma-separated [default: all of them]
-    #[arg(long, value_name = "SERVICE,...")]
+    #[arg(long, value_name = "SERVICE,...", help_heading = "TLS")]
+    #[serde(
+        default,
+        deserialize_with = "joined_list",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tls: Option<String>,
 
     /// Connections each TCP service serves at once; more are accepted and closed
     /// [default: 50000]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Limits")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
 
-    /// Seconds in-flight work gets to finish after SIGINT/SIGTERM [default: 10]
-    #[arg(long, value_name = "SECONDS")]
-    pub grace: Option<f64>,
-
     /// Seconds a connection may stay silent before it is closed [default: 300]
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<f64>,
 
     /// Seconds a client gets for the TLS and HMAC handshakes [default: 10]
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub handshake_timeout: Option<f64>,
 
-    /// Largest conn/rpc/bulk frame accepted, e.g. 128MiB [default: 64MiB]
-    #[arg(long, value_name = "SIZE")]
-    pub max_frame: Option<String>,
+    /// Serve echo, conn, rpc and http from N worker processes that netkit starts and
+    /// restarts; SIGHUP replaces them with a new generation without dropping a connection
+    #[arg(long, value_name = "N", help_heading = "Operations")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+
+    /// Seconds a client of --handoff or --workers may wait for a worker to take it
+    /// (while none is connected or all are busy); then it is closed [default: 30]
+    #[arg(long, value_name = "SECONDS", help_heading = "Operations")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff_wait: Option<f64>,
+
+    /// TOML file with the same keys as these flags (e.g. `echo = "127.0.0.1:20000"`,
+    /// `max-connections = 1000`); flags given on the command line win
+    #[arg(long, value_name = "FILE", help_heading = "Operations")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Seconds in-flight work gets to finish after SIGINT/SIGTERM [default: 10]
+    #[arg(long, value_name = "SECONDS", help_heading = "Operations")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace: Option<f64>,
 
     /// Serve Prometheus metrics (GET /metrics) and a health check (GET /healthz: 200 ok,
     /// 503 draining once shutdown begins) over plain HTTP on ADDR; prints
     /// `netkit: metrics listening on http://HOST:PORT`
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", help_heading = "Operations")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
 }
 
-/// The `--config` file: the flags' names as keys.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct FileConfig {
-    echo: Option<String>,
-    time: Option<String>,
-    conn: Option<String>,
-    rpc: Option<String>,
-    xmlrpc: Option<String>,
-    http: Option<String>,
-    kv_store: Option<String>,
-    max_xmlrpc_size: Option<SizeValue>,
-    handoff: Option<String>,
-    handoff_socket: Option<PathBuf>,
-    authkey: Option<String>,
-    authkey_file: Option<PathBuf>,
-    workers: Option<usize>,
-    handoff_wait: Option<f64>,
-    hmac_key: Option<String>,
-    hmac_key_file: Option<PathBuf>,
-    hmac_digest: Option<String>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    tls_client_ca: Option<PathBuf>,
-    tls: Option<ServiceList>,
-    max_connections: Option<usize>,
-    grace: Option<f64>,
-    idle_timeout: Option<f64>,
-    handshake_timeout: Option<f64>,
-    max_frame: Option<SizeValue>,
-    metrics: Option<String>,
-    http_max_body: Option<SizeValue>,
-    http_max_delay: Option<f64>,
-    http_max_bytes: Option<SizeValue>,
-    http_max_header_bytes: Option<SizeValue>,
-    http_max_headers: Option<usize>,
-    http_header_timeout: Option<f64>,
-    http_allow_redirect: Option<ServiceList>,
-    http_decode_bodies: Option<bool>,
+/// The HTTP service's own flags (everything a peer controls has a cap).
+#[derive(clap::Args, Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct HttpArgs {
+    /// Largest HTTP request body, e.g. 1MiB; larger ones get 413 [default: 16MiB]
+    #[arg(long, value_name = "SIZE", help_heading = "HTTP")]
+    #[serde(
+        default,
+        deserialize_with = "size_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_max_body: Option<String>,
+
+    /// Longest /delay, /drip duration+delay, in seconds [default: 10]
+    #[arg(long, value_name = "SECONDS", help_heading = "HTTP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_max_delay: Option<f64>,
+
+    /// Largest /bytes, /stream-bytes and /range size [default: 100KiB, httpbin's]
+    #[arg(long, value_name = "SIZE", help_heading = "HTTP")]
+    #[serde(
+        default,
+        deserialize_with = "size_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_max_bytes: Option<String>,
+
+    /// Largest request head (request line + headers); larger ones get 431 [default: 64KiB]
+    #[arg(long, value_name = "SIZE", help_heading = "HTTP")]
+    #[serde(
+        default,
+        deserialize_with = "size_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_max_header_bytes: Option<String>,
+
+    /// Most request headers; more get 431 [default: 100]
+    #[arg(long, value_name = "N", help_heading = "HTTP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_max_headers: Option<usize>,
+
+    /// Seconds a client gets to send a request's headers (slowloris guard); also how long
+    /// an idle keep-alive connection is kept waiting for its next request [default: 10]
+    #[arg(long, value_name = "SECONDS", help_heading = "HTTP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_header_timeout: Option<f64>,
+
+    /// Hosts /redirect-to may send clients to, comma-separated, `*` for any; without it
+    /// only same-host and relative targets are allowed (no open redirect)
+    #[arg(long, value_name = "HOST,...", help_heading = "HTTP")]
+    #[serde(
+        default,
+        deserialize_with = "joined_list",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_allow_redirect: Option<String>,
+
+    /// Decode request bodies sent with Content-Encoding gzip or deflate before echoing
+    /// them (the decoded size is held to --http-max-body)
+    #[arg(long, help_heading = "HTTP")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub http_decode_bodies: bool,
 }
 
-/// `tls = "echo,http"` or `tls = ["echo", "http"]`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum ServiceList {
-    Joined(String),
-    List(Vec<String>),
+impl HttpArgs {
+    /// The options these flags give.
+    pub fn options(&self) -> Result<HttpOptions, ConfigError> {
+        let size = |flag: &'static str, text: &Option<String>, default: u64| match text {
+            None => Ok(default),
+            Some(text) => parse_size(flag, text),
+        };
+        let max_header_bytes = size(
+            "--http-max-header-bytes",
+            &self.http_max_header_bytes,
+            http_service::DEFAULT_MAX_HEADER_BYTES,
+        )?;
+        // hyper's read buffer cannot be smaller than 8 KiB.
+        if !(8192..=16 * 1024 * 1024).contains(&max_header_bytes) {
+            return Err(invalid(
+                "--http-max-header-bytes",
+                "must be between 8KiB and 16MiB",
+            ));
+        }
+        let max_headers = self
+            .http_max_headers
+            .unwrap_or(http_service::DEFAULT_MAX_HEADERS);
+        if max_headers == 0 {
+            return Err(invalid("--http-max-headers", "must be at least 1"));
+        }
+        Ok(HttpOptions {
+            max_body: size(
+                "--http-max-body",
+                &self.http_max_body,
+                http_service::DEFAULT_MAX_BODY,
+            )?,
+            max_delay: seconds(
+                "--http-max-delay",
+                self.http_max_delay,
+                http_service::DEFAULT_MAX_DELAY_SECS,
+            )?,
+            max_bytes: size(
+                "--http-max-bytes",
+                &self.http_max_bytes,
+                http_service::DEFAULT_MAX_BYTES,
+            )?,
+            max_header_bytes: max_header_bytes as usize,
+            max_headers,
+            header_timeout: seconds(
+                "--http-header-timeout",
+                self.http_header_timeout,
+                http_service::DEFAULT_HEADER_TIMEOUT_SECS,
+            )?,
+            redirect_hosts: self
+                .http_allow_redirect
+                .iter()
+                .flat_map(|list| list.split(','))
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+            decode_bodies: self.http_decode_bodies,
+        })
+    }
 }
 
-/// `max-frame = "128MiB"` or `max-frame = 134217728`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum SizeValue {
-    Text(String),
-    Bytes(u64),
+/// A size key: `max-frame = "128MiB"` or `max-frame = 134217728`.
+fn size_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Text(String),
+        Bytes(u64),
+    }
+    Ok(Option::<Size>::deserialize(d)?.map(|size| match size {
+        Size::Text(text) => text,
+        Size::Bytes(n) => n.to_string(),
+    }))
+}
+
+/// A list key: `tls = "echo,http"` or `tls = ["echo", "http"]`.
+fn joined_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Joined(String),
+        Items(Vec<String>),
+    }
+    Ok(Option::<List>::deserialize(d)?.map(|list| match list {
+        List::Joined(text) => text,
+        List::Items(items) => items.join(","),
+    }))
+}
+
+/// Keys that name one setting two ways: a flag of a pair given on the command line
+/// overrides both keys of the pair in the file.
+const KEY_PAIRS: [[&str; 2]; 2] = [["authkey", "authkey-file"], ["hmac-key", "hmac-key-file"]];
+
+impl ServeArgs {
+    /// These flags over the `--config` file's keys (if any): flags win, key by key.
+    pub fn merged_with_file(&self) -> Result<ServeArgs, ConfigError> {
+        let Some(path) = &self.config else {
+            return Ok(self.clone());
+        };
+        let file = read_file(path)?;
+        let internal = |e: toml::ser::Error| invalid("--config", e.to_string());
+        let flags = toml::Table::try_from(self).map_err(internal)?;
+        let mut merged = toml::Table::try_from(&file).map_err(internal)?;
+        for pair in KEY_PAIRS {
+            if pair.iter().any(|key| flags.contains_key(*key)) {
+                for key in pair {
+                    merged.remove(key);
+                }
+            }
+        }
+        merged.extend(flags);
+        let mut args: ServeArgs = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid("--config", e.to_string()))?;
+        args.config = self.config.clone();
+        Ok(args)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -306,6 +674,15 @@ fn invalid(flag: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// A number of seconds, or its default.
+fn seconds(flag: &'static str, value: Option<f64>, default: f64) -> Result<Duration, ConfigError> {
+    let value = value.unwrap_or(default);
+    if !value.is_finite() || value < 0.0 {
+        return Err(invalid(flag, format!("{value} is not a number of seconds")));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
 /// TLS for the services in `services`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TlsSettings {
@@ -327,16 +704,12 @@ pub struct Limits {
 /// A validated `netkit serve` configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub echo: Option<String>,
-    pub time: Option<String>,
-    pub conn: Option<String>,
-    pub rpc: Option<String>,
-    pub xmlrpc: Option<String>,
+    /// The started services' addresses, in [`SERVICES`] order.
+    pub services: ServiceAddrs,
+    /// `--handoff-socket PATH`, given with `--handoff ADDR`.
+    pub handoff_socket: Option<PathBuf>,
     pub kv_store: crate::kv::StoreSpec,
-    pub http: Option<String>,
-    pub http_options: crate::service::http::HttpOptions,
-    /// `--handoff ADDR` and its `--handoff-socket PATH`.
-    pub handoff: Option<(String, PathBuf)>,
+    pub http_options: HttpOptions,
     /// multiprocessing authkey for conn, rpc and handoff workers; `None` skips the
     /// handshake.
     pub authkey: Option<Vec<u8>>,
@@ -355,75 +728,41 @@ pub struct Config {
 
 impl Config {
     /// Merges the flags over the `--config` file (if any) and validates the result.
-    /// With no service named anywhere, every service starts on its default address.
+    /// With no service named anywhere, every service with a default address starts on it.
     pub fn from_args(args: &ServeArgs) -> Result<Config, ConfigError> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
-        };
-        let mut echo = args.echo.clone().or(file.echo);
-        let mut time = args.time.clone().or(file.time);
-        let mut conn = args.conn.clone().or(file.conn);
-        let mut rpc = args.rpc.clone().or(file.rpc);
-        let mut xmlrpc = args.xmlrpc.clone().or(file.xmlrpc);
-        let mut http = args.http.clone().or(file.http);
-        let handoff = match (
-            args.handoff.clone().or(file.handoff),
-            args.handoff_socket.clone().or(file.handoff_socket),
-        ) {
-            (Some(addr), Some(path)) => {
-                check_addr("--handoff", &addr)?;
-                Some((addr, path))
-            }
-            (None, None) => None,
-            (Some(_), None) => return Err(invalid("--handoff", "needs --handoff-socket PATH")),
-            (None, Some(_)) => return Err(invalid("--handoff-socket", "needs --handoff ADDR")),
-        };
-        if [&echo, &time, &conn, &rpc, &xmlrpc, &http]
-            .iter()
-            .all(|a| a.is_none())
-            && handoff.is_none()
-        {
-            echo = Some(DEFAULT_ECHO.into());
-            time = Some(DEFAULT_TIME.into());
-            conn = Some(DEFAULT_CONN.into());
-            rpc = Some(DEFAULT_RPC.into());
-            xmlrpc = Some(DEFAULT_XMLRPC.into());
-            http = Some(DEFAULT_HTTP.into());
+        let args = args.merged_with_file()?;
+        let mut services = args.services.clone();
+        if services.0.is_empty() {
+            services.0 = SERVICES
+                .iter()
+                .filter_map(|spec| Some((spec.service, spec.default_addr?.to_string())))
+                .collect();
         }
-        for (flag, addr) in [
-            ("--echo", &echo),
-            ("--time", &time),
-            ("--conn", &conn),
-            ("--rpc", &rpc),
-            ("--xmlrpc", &xmlrpc),
-            ("--http", &http),
-        ] {
-            if let Some(addr) = addr {
-                check_addr(flag, addr)?;
-            }
+        for (service, addr) in &services.0 {
+            check_addr(service.spec().flag, addr)?;
+        }
+        let started = |service| services.get(service).is_some();
+        match (started(Service::Handoff), &args.handoff_socket) {
+            (true, None) => return Err(invalid("--handoff", "needs --handoff-socket PATH")),
+            (false, Some(_)) => return Err(invalid("--handoff-socket", "needs --handoff ADDR")),
+            _ => {}
         }
 
-        let hmac_key = secret(
-            "--hmac-key",
-            (&args.hmac_key, &args.hmac_key_file),
-            (file.hmac_key, file.hmac_key_file),
-        )?;
-        let authkey = secret(
-            "--authkey",
-            (&args.authkey, &args.authkey_file),
-            (file.authkey, file.authkey_file),
-        )?;
-        if authkey.is_some() && conn.is_none() && rpc.is_none() && handoff.is_none() {
+        let hmac_key = secret("--hmac-key", &args.hmac_key, &args.hmac_key_file)?;
+        let authkey = secret("--authkey", &args.authkey, &args.authkey_file)?;
+        if authkey.is_some()
+            && ![Service::Conn, Service::Rpc, Service::Handoff]
+                .into_iter()
+                .any(started)
+        {
             return Err(invalid(
                 "--authkey",
                 "applies to conn, rpc and handoff, none of which is started",
             ));
         }
-        let hmac_digest = args.hmac_digest.clone().or(file.hmac_digest);
-        let hmac = match (hmac_key, hmac_digest) {
+        let hmac = match (hmac_key, &args.hmac_digest) {
             (Some(key), digest) => {
-                if echo.is_none() {
+                if !started(Service::Echo) {
                     return Err(invalid(
                         "--hmac-key",
                         "applies to the echo service, which is not started (add --echo)",
@@ -446,169 +785,102 @@ impl Config {
             (None, None) => None,
         };
 
-        let kv_store = match args.kv_store.clone().or(file.kv_store) {
+        let kv_store = match &args.kv_store {
             Some(text) if text.trim().is_empty() => {
                 return Err(invalid("--kv-store", "give memory or a file path"))
             }
-            Some(_) if xmlrpc.is_none() => {
+            Some(_) if !started(Service::Xmlrpc) => {
                 return Err(invalid(
                     "--kv-store",
                     "applies to the xmlrpc service, which is not started (add --xmlrpc)",
                 ))
             }
-            Some(text) => crate::kv::StoreSpec::parse(&text),
+            Some(text) => crate::kv::StoreSpec::parse(text),
             None => crate::kv::StoreSpec::Memory,
         };
-        let max_xmlrpc_size = match (args.max_xmlrpc_size.clone(), file.max_xmlrpc_size) {
-            (Some(text), _) | (None, Some(SizeValue::Text(text))) => {
-                parse_size("--max-xmlrpc-size", &text)?
-            }
-            (None, Some(SizeValue::Bytes(n))) => n,
-            (None, None) => DEFAULT_MAX_XMLRPC_SIZE,
+        let max_xmlrpc_size = match &args.max_xmlrpc_size {
+            Some(text) => parse_size("--max-xmlrpc-size", text)?,
+            None => DEFAULT_MAX_XMLRPC_SIZE,
         };
         if max_xmlrpc_size == 0 || usize::try_from(max_xmlrpc_size).is_err() {
             return Err(invalid("--max-xmlrpc-size", "must be at least 1 byte"));
         }
 
-        let started: Vec<Service> = [
-            (Service::Echo, &echo),
-            (Service::Time, &time),
-            (Service::Conn, &conn),
-            (Service::Rpc, &rpc),
-            (Service::Xmlrpc, &xmlrpc),
-            (Service::Http, &http),
-        ]
-        .into_iter()
-        .filter(|(_, addr)| addr.is_some())
-        .map(|(s, _)| s)
-        .chain(handoff.as_ref().map(|_| Service::Handoff))
-        .collect();
-        let tls = tls_settings(
-            args.tls_cert.clone().or(file.tls_cert),
-            args.tls_key.clone().or(file.tls_key),
-            args.tls_client_ca.clone().or(file.tls_client_ca),
-            match &args.tls {
-                Some(list) => Some(ServiceList::Joined(list.clone())),
-                None => file.tls,
-            },
-            &started,
-        )?;
+        let started_list: Vec<Service> = services.0.keys().copied().collect();
+        let tls = tls_settings(&args, &started_list)?;
 
-        let seconds = |flag: &'static str, value: Option<f64>, default: f64| {
-            let value = value.unwrap_or(default);
-            if !value.is_finite() || value < 0.0 {
-                return Err(invalid(flag, format!("{value} is not a number of seconds")));
-            }
-            Ok(Duration::from_secs_f64(value))
-        };
-        let max_connections = args
-            .max_connections
-            .or(file.max_connections)
-            .unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        let max_connections = args.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
         if max_connections == 0 {
             return Err(invalid("--max-connections", "must be at least 1"));
         }
-        let max_frame = match (args.max_frame.clone(), file.max_frame) {
-            (Some(text), _) | (None, Some(SizeValue::Text(text))) => {
-                parse_size("--max-frame", &text)?
-            }
-            (None, Some(SizeValue::Bytes(n))) => n,
-            (None, None) => DEFAULT_MAX_FRAME,
+        let max_frame = match &args.max_frame {
+            Some(text) => parse_size("--max-frame", text)?,
+            None => DEFAULT_MAX_FRAME,
         };
         let limits = Limits {
             max_connections,
             idle_timeout: seconds(
                 "--idle-timeout",
-                args.idle_timeout.or(file.idle_timeout),
+                args.idle_timeout,
                 DEFAULT_IDLE_TIMEOUT_SECS,
             )?,
             handshake_timeout: seconds(
                 "--handshake-timeout",
-                args.handshake_timeout.or(file.handshake_timeout),
+                args.handshake_timeout,
                 DEFAULT_HANDSHAKE_TIMEOUT_SECS,
             )?,
             max_frame,
             max_xmlrpc_size,
         };
-        let grace = seconds("--grace", args.grace.or(file.grace), DEFAULT_GRACE_SECS)?;
-        let metrics = args.metrics.clone().or(file.metrics);
-        if let Some(addr) = &metrics {
+        let grace = seconds("--grace", args.grace, DEFAULT_GRACE_SECS)?;
+        if let Some(addr) = &args.metrics {
             check_addr("--metrics", addr)?;
         }
-        let workers = args.workers.or(file.workers);
-        if let Some(n) = workers {
+        if let Some(n) = args.workers {
             if !(1..=MAX_WORKERS).contains(&n) {
                 return Err(invalid("--workers", format!("must be 1 to {MAX_WORKERS}")));
             }
-            if [&echo, &conn, &rpc, &http]
-                .iter()
-                .all(|addr| addr.is_none())
-            {
+            if !started_list.iter().any(|s| s.served_by_workers()) {
+                let names = and_list(SERVICES.iter().filter(|s| s.workers).map(|s| s.name()));
                 return Err(invalid(
                     "--workers",
-                    "serves echo, conn, rpc and http, none of which is started",
+                    format!("serves {names}, none of which is started"),
                 ));
             }
         }
         let handoff_wait = seconds(
             "--handoff-wait",
-            args.handoff_wait.or(file.handoff_wait),
-            crate::handoff::service::DEFAULT_CLIENT_WAIT.as_secs_f64(),
+            args.handoff_wait,
+            DEFAULT_HANDOFF_WAIT_SECS,
         )?;
-        let size_text = |value: Option<SizeValue>| match value {
-            Some(SizeValue::Text(text)) => Some(text),
-            Some(SizeValue::Bytes(n)) => Some(n.to_string()),
-            None => None,
-        };
-        let given = &args.http_limits;
-        let http_args = crate::service::http::HttpArgs {
-            http_max_body: given
-                .http_max_body
-                .clone()
-                .or(size_text(file.http_max_body)),
-            http_max_delay: given.http_max_delay.or(file.http_max_delay),
-            http_max_bytes: given
-                .http_max_bytes
-                .clone()
-                .or(size_text(file.http_max_bytes)),
-            http_max_header_bytes: given
-                .http_max_header_bytes
-                .clone()
-                .or(size_text(file.http_max_header_bytes)),
-            http_max_headers: given.http_max_headers.or(file.http_max_headers),
-            http_header_timeout: given.http_header_timeout.or(file.http_header_timeout),
-            http_allow_redirect: given.http_allow_redirect.clone().or(
-                match file.http_allow_redirect {
-                    Some(ServiceList::Joined(text)) => Some(text),
-                    Some(ServiceList::List(hosts)) => Some(hosts.join(",")),
-                    None => None,
-                },
-            ),
-            http_decode_bodies: given.http_decode_bodies
-                || file.http_decode_bodies.unwrap_or(false),
-        };
-        let http_options = http_args
-            .options()
-            .map_err(|(flag, message)| invalid(flag, message))?;
+        let http_options = args.http.options()?;
         Ok(Config {
-            echo,
-            time,
-            conn,
-            rpc,
-            xmlrpc,
+            services,
+            handoff_socket: args.handoff_socket.clone(),
             kv_store,
-            http,
             http_options,
-            handoff,
             authkey,
-            workers,
+            workers: args.workers,
             handoff_wait,
             hmac,
             tls,
             limits,
             grace,
-            metrics,
+            metrics: args.metrics.clone(),
         })
+    }
+
+    /// The address of `service`, when it is started.
+    pub fn addr(&self, service: Service) -> Option<&str> {
+        self.services.get(service)
+    }
+
+    /// `--handoff ADDR` and its `--handoff-socket PATH`.
+    pub fn handoff(&self) -> Option<(&str, &Path)> {
+        Some((
+            self.addr(Service::Handoff)?,
+            self.handoff_socket.as_deref()?,
+        ))
     }
 
     /// Settings of the framed (multiprocessing.connection) services.
@@ -630,12 +902,12 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+fn read_file(path: &Path) -> Result<ServeArgs, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
         path: path.to_path_buf(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+    let parse_error = |e: toml::de::Error| ConfigError::ParseFile {
         path: path.to_path_buf(),
         // toml's message spans several lines with a caret; the contract wants one line.
         message: e
@@ -643,31 +915,44 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" "),
-    })
+    };
+    // The keys are the flags' long names, read off clap's own definition of them.
+    let keys: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+    let command = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
+    let flags: Vec<&str> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_long())
+        .filter(|flag| *flag != "config")
+        .collect();
+    if let Some(unknown) = keys.keys().find(|key| !flags.contains(&key.as_str())) {
+        return Err(ConfigError::ParseFile {
+            path: path.to_path_buf(),
+            message: format!(
+                "unknown field `{unknown}`: the keys are `netkit serve`'s flags without --"
+            ),
+        });
+    }
+    toml::from_str(&text).map_err(parse_error)
 }
 
-/// A key given inline or as a file, by flag or by config key (flags win): `--name` and
-/// `--name-file`, or `name` and `name-file` in the file.
+/// A key given inline or as a file (`--authkey` or `--authkey-file`).
 fn secret(
     flag: &'static str,
-    flags: (&Option<String>, &Option<PathBuf>),
-    file: (Option<String>, Option<PathBuf>),
+    inline: &Option<String>,
+    file: &Option<PathBuf>,
 ) -> Result<Option<Vec<u8>>, ConfigError> {
     let name = flag.trim_start_matches("--");
-    let key = match flags {
-        (Some(key), _) => Some(key.as_bytes().to_vec()),
+    let key = match (inline, file) {
+        // Only the config file can name both: clap refuses both flags.
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                flag,
+                format!("give {name} or {name}-file, not both"),
+            ))
+        }
+        (Some(key), None) => Some(key.as_bytes().to_vec()),
         (None, Some(path)) => Some(read_secret(flag, path)?),
-        (None, None) => match file {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    flag,
-                    format!("give {name} or {name}-file, not both"),
-                ))
-            }
-            (Some(key), None) => Some(key.into_bytes()),
-            (None, Some(path)) => Some(read_secret(flag, &path)?),
-            (None, None) => None,
-        },
+        (None, None) => None,
     };
     if key.as_ref().is_some_and(|k| k.is_empty()) {
         return Err(invalid(flag, "the key is empty"));
@@ -716,20 +1001,15 @@ fn check_addr(flag: &'static str, addr: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn tls_settings(
-    cert: Option<PathBuf>,
-    key: Option<PathBuf>,
-    client_ca: Option<PathBuf>,
-    services: Option<ServiceList>,
-    started: &[Service],
-) -> Result<Option<TlsSettings>, ConfigError> {
-    let (cert, key) = match (cert, key) {
+fn tls_settings(args: &ServeArgs, started: &[Service]) -> Result<Option<TlsSettings>, ConfigError> {
+    let client_ca = args.tls_client_ca.clone();
+    let (cert, key) = match (args.tls_cert.clone(), args.tls_key.clone()) {
         (Some(cert), Some(key)) => (cert, key),
         (None, None) => {
             if client_ca.is_some() {
                 return Err(invalid("--tls-client-ca", "needs --tls-cert and --tls-key"));
             }
-            if services.is_some() {
+            if args.tls.is_some() {
                 return Err(invalid("--tls", "needs --tls-cert and --tls-key"));
             }
             return Ok(None);
@@ -737,17 +1017,14 @@ fn tls_settings(
         (Some(_), None) => return Err(invalid("--tls-cert", "needs --tls-key")),
         (None, Some(_)) => return Err(invalid("--tls-key", "needs --tls-cert")),
     };
-    let services = match services {
+    let services = match &args.tls {
         None => started.iter().copied().filter(|s| s.can_tls()).collect(),
         Some(list) => {
-            let names: Vec<String> = match list {
-                ServiceList::Joined(text) => text
-                    .split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty())
-                    .collect(),
-                ServiceList::List(names) => names,
-            };
+            let names: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
             let mut services = Vec::new();
             for name in names {
                 let tcp_names: Vec<&str> = Service::ALL
@@ -755,7 +1032,7 @@ fn tls_settings(
                     .filter(|s| s.can_tls())
                     .map(|s| s.name())
                     .collect();
-                let service = Service::from_name(&name)
+                let service = Service::from_name(name)
                     .filter(|s| s.can_tls())
                     .ok_or_else(|| {
                         invalid(
@@ -808,12 +1085,27 @@ mod tests {
     #[test]
     fn no_service_means_every_service_on_defaults() {
         let config = Config::from_args(&ServeArgs::default()).unwrap();
-        assert_eq!(config.echo.as_deref(), Some(DEFAULT_ECHO));
-        assert_eq!(config.time.as_deref(), Some(DEFAULT_TIME));
-        assert_eq!(config.conn.as_deref(), Some(DEFAULT_CONN));
-        assert_eq!(config.rpc.as_deref(), Some(DEFAULT_RPC));
-        assert_eq!(config.xmlrpc.as_deref(), Some(DEFAULT_XMLRPC));
-        assert_eq!(config.http.as_deref(), Some(DEFAULT_HTTP));
+        assert_eq!(
+            config.addr(Service::Echo),
+            Service::Echo.spec().default_addr
+        );
+        assert_eq!(
+            config.addr(Service::Time),
+            Service::Time.spec().default_addr
+        );
+        assert_eq!(
+            config.addr(Service::Conn),
+            Service::Conn.spec().default_addr
+        );
+        assert_eq!(config.addr(Service::Rpc), Service::Rpc.spec().default_addr);
+        assert_eq!(
+            config.addr(Service::Xmlrpc),
+            Service::Xmlrpc.spec().default_addr
+        );
+        assert_eq!(
+            config.addr(Service::Http),
+            Service::Http.spec().default_addr
+        );
         assert_eq!(config.http_options.max_body, 16 * 1024 * 1024);
         assert_eq!(config.kv_store, crate::kv::StoreSpec::Memory);
         assert_eq!(config.limits.max_xmlrpc_size, 1 << 20);
@@ -836,7 +1128,10 @@ mod tests {
         let config = Config::from_args(&from_file).unwrap();
         assert_eq!(config.metrics.as_deref(), Some("127.0.0.1:9100"));
         // A metrics address names no service: every service starts, as with no flags.
-        assert_eq!(config.echo.as_deref(), Some(DEFAULT_ECHO));
+        assert_eq!(
+            config.addr(Service::Echo),
+            Service::Echo.spec().default_addr
+        );
         let flag = ServeArgs {
             metrics: Some("127.0.0.1:9200".into()),
             ..from_file
@@ -861,13 +1156,13 @@ mod tests {
         .unwrap();
         let args = ServeArgs {
             config: Some(file.path().to_path_buf()),
-            echo: Some("127.0.0.1:5".into()),
+            services: ServiceAddrs::from([(Service::Echo, "127.0.0.1:5")]),
             grace: Some(1.5),
             ..Default::default()
         };
         let config = Config::from_args(&args).unwrap();
-        assert_eq!(config.echo.as_deref(), Some("127.0.0.1:5"));
-        assert_eq!(config.time.as_deref(), Some("127.0.0.1:2"));
+        assert_eq!(config.addr(Service::Echo), Some("127.0.0.1:5"));
+        assert_eq!(config.addr(Service::Time), Some("127.0.0.1:2"));
         assert_eq!(config.limits.max_connections, 7);
         assert_eq!(config.limits.max_frame, 1024);
         assert_eq!(config.grace, Duration::from_millis(1500));
@@ -892,14 +1187,14 @@ mod tests {
         let cases: Vec<(ServeArgs, &str)> = vec![
             (
                 ServeArgs {
-                    echo: Some("localhost".into()),
+                    services: ServiceAddrs::from([(Service::Echo, "localhost")]),
                     ..Default::default()
                 },
                 "--echo: \"localhost\" is not HOST:PORT",
             ),
             (
                 ServeArgs {
-                    echo: Some("::1:80".into()),
+                    services: ServiceAddrs::from([(Service::Echo, "::1:80")]),
                     ..Default::default()
                 },
                 "--echo: \"::1:80\": put an IPv6 address in brackets, e.g. [::1]:80",
@@ -922,7 +1217,7 @@ mod tests {
             ),
             (
                 ServeArgs {
-                    time: Some("127.0.0.1:0".into()),
+                    services: ServiceAddrs::from([(Service::Time, "127.0.0.1:0")]),
                     hmac_key: Some("k".into()),
                     ..Default::default()
                 },
@@ -952,7 +1247,7 @@ mod tests {
             ),
             (
                 ServeArgs {
-                    echo: Some("127.0.0.1:0".into()),
+                    services: ServiceAddrs::from([(Service::Echo, "127.0.0.1:0")]),
                     kv_store: Some("kv.redb".into()),
                     ..Default::default()
                 },
@@ -1007,18 +1302,18 @@ mod tests {
     #[test]
     fn handoff_flags() {
         let args = ServeArgs {
-            handoff: Some("127.0.0.1:0".into()),
+            services: ServiceAddrs::from([(Service::Handoff, "127.0.0.1:0")]),
             handoff_socket: Some("/tmp/h.sock".into()),
             authkey: Some("peekaboo".into()),
             ..Default::default()
         };
         let config = Config::from_args(&args).unwrap();
         // Naming only the handoff service starts only it.
-        assert_eq!(config.echo, None);
-        assert_eq!(config.time, None);
+        assert_eq!(config.addr(Service::Echo), None);
+        assert_eq!(config.addr(Service::Time), None);
         assert_eq!(
-            config.handoff,
-            Some(("127.0.0.1:0".to_string(), PathBuf::from("/tmp/h.sock")))
+            config.handoff(),
+            Some(("127.0.0.1:0", Path::new("/tmp/h.sock")))
         );
         assert_eq!(config.authkey.as_deref(), Some(&b"peekaboo"[..]));
 
@@ -1026,8 +1321,10 @@ mod tests {
         writeln!(key, "from-file").unwrap();
         let args = ServeArgs {
             authkey_file: Some(key.path().to_path_buf()),
-            echo: Some("127.0.0.1:0".into()),
-            conn: Some("127.0.0.1:0".into()),
+            services: ServiceAddrs::from([
+                (Service::Echo, "127.0.0.1:0"),
+                (Service::Conn, "127.0.0.1:0"),
+            ]),
             workers: Some(2),
             ..Default::default()
         };
@@ -1041,7 +1338,7 @@ mod tests {
         let cases: Vec<(ServeArgs, &str)> = vec![
             (
                 ServeArgs {
-                    handoff: Some("127.0.0.1:0".into()),
+                    services: ServiceAddrs::from([(Service::Handoff, "127.0.0.1:0")]),
                     ..Default::default()
                 },
                 "--handoff: needs --handoff-socket PATH",
@@ -1055,7 +1352,7 @@ mod tests {
             ),
             (
                 ServeArgs {
-                    time: Some("127.0.0.1:0".into()),
+                    services: ServiceAddrs::from([(Service::Time, "127.0.0.1:0")]),
                     workers: Some(2),
                     ..Default::default()
                 },
@@ -1073,7 +1370,7 @@ mod tests {
                     tls_cert: Some("c.pem".into()),
                     tls_key: Some("k.pem".into()),
                     tls: Some("handoff".into()),
-                    handoff: Some("127.0.0.1:0".into()),
+                    services: ServiceAddrs::from([(Service::Handoff, "127.0.0.1:0")]),
                     handoff_socket: Some("/tmp/h.sock".into()),
                     ..Default::default()
                 },
@@ -1094,7 +1391,7 @@ mod tests {
         use crate::kv::StoreSpec;
         let store = |text: &str| {
             let args = ServeArgs {
-                xmlrpc: Some("127.0.0.1:0".into()),
+                services: ServiceAddrs::from([(Service::Xmlrpc, "127.0.0.1:0")]),
                 kv_store: Some(text.into()),
                 ..Default::default()
             };
@@ -1124,9 +1421,9 @@ mod tests {
             config: Some(file.path().to_path_buf()),
             ..Default::default()
         };
-        args.http_limits.http_max_headers = Some(9);
+        args.http.http_max_headers = Some(9);
         let config = Config::from_args(&args).unwrap();
-        assert_eq!(config.http.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(config.addr(Service::Http), Some("127.0.0.1:0"));
         assert_eq!(config.http_options.max_body, 1 << 20);
         assert_eq!(config.http_options.max_headers, 9);
         assert_eq!(
@@ -1134,6 +1431,43 @@ mod tests {
             vec!["a.example".to_string(), "b.example".to_string()]
         );
         assert!(config.http_options.decode_bodies);
+    }
+
+    #[test]
+    fn every_flag_is_a_file_key_and_config_is_not() {
+        let command = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
+        for flag in command.get_arguments().filter_map(|a| a.get_long()) {
+            let mut file = tempfile::NamedTempFile::new().unwrap();
+            // The value's type may be wrong for the key; the key itself must be known.
+            writeln!(file, "{flag} = \"x\"").unwrap();
+            let error = read_file(file.path()).err().map(|e| e.to_string());
+            let unknown = error
+                .as_deref()
+                .is_some_and(|e| e.contains("unknown field"));
+            assert_eq!(unknown, flag == "config", "{flag}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn a_key_flag_overrides_both_keys_of_its_pair_in_the_file() {
+        let mut key = tempfile::NamedTempFile::new().unwrap();
+        writeln!(key, "from-file").unwrap();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        writeln!(
+            file,
+            "conn = \"127.0.0.1:0\"\nauthkey-file = {:?}",
+            key.path().display().to_string()
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.path().to_path_buf()),
+            authkey: Some("from-flag".into()),
+            ..Default::default()
+        };
+        let config = Config::from_args(&args).unwrap();
+        assert_eq!(config.authkey.as_deref(), Some(&b"from-flag"[..]));
+        assert_eq!(config.addr(Service::Conn), Some("127.0.0.1:0"));
+        assert_eq!(config.addr(Service::Echo), None);
     }
 
     #[test]

@@ -142,15 +142,10 @@ impl Server {
         let mut services = Vec::new();
         let mut supervised = Vec::new();
         let mut senders = Vec::new();
-        for (service, addr) in [
-            (Service::Echo, &config.echo),
-            (Service::Time, &config.time),
-            (Service::Conn, &config.conn),
-            (Service::Rpc, &config.rpc),
-            (Service::Xmlrpc, &config.xmlrpc),
-            (Service::Http, &config.http),
-        ] {
-            let Some(addr) = addr else { continue };
+        for (&service, addr) in &config.services.0 {
+            if service == Service::Handoff {
+                continue; // bound below, with its workers' socket
+            }
             if link.is_some() && !service.served_by_workers() {
                 continue; // the supervisor serves it
             }
@@ -254,7 +249,7 @@ impl Server {
                 listener,
             });
         }
-        if let (Some((addr, path)), None) = (&config.handoff, link) {
+        if let (Some((addr, path)), None) = (config.handoff(), link) {
             let handoff_metrics = metrics.service(Service::Handoff.name(), false, None);
             let (listener, local_addr) = bind_handoff(&config, addr, path, handoff_metrics).await?;
             services.push(BoundService {
@@ -299,13 +294,7 @@ impl Server {
         self.services
             .iter()
             .map(|bound| {
-                let scheme = match (bound.service, bound.tls) {
-                    (Service::Time, _) => "udp",
-                    (Service::Xmlrpc | Service::Http, false) => "http",
-                    (Service::Xmlrpc | Service::Http, true) => "https",
-                    (_, false) => "tcp",
-                    (_, true) => "tls",
-                };
+                let scheme = bound.service.spec().scheme.name(bound.tls);
                 Listening {
                     service: bound.service.name(),
                     url: format!("{scheme}://{}", bound.local_addr),

@@ -15,8 +15,6 @@ use tokio::io::Interest;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 
-/// How long an accepted client may wait for a worker to take it before it is closed.
-pub const DEFAULT_CLIENT_WAIT: Duration = Duration::from_secs(30);
 /// Accepted clients held while they wait for a worker (one fd and a small task each).
 pub const MAX_WAITING_CLIENTS: usize = 4096;
 

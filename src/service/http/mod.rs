@@ -51,45 +51,6 @@ pub const DEFAULT_HEADER_TIMEOUT_SECS: f64 = 10.0;
 /// go-httpbin's cap on /drip's numbytes.
 pub const MAX_DRIP_BYTES: u64 = 10 * 1024 * 1024;
 
-/// The HTTP service's own flags (everything a peer controls has a cap).
-#[derive(clap::Args, Debug, Default, Clone)]
-pub struct HttpArgs {
-    /// Largest HTTP request body, e.g. 1MiB; larger ones get 413 [default: 16MiB]
-    #[arg(long, value_name = "SIZE")]
-    pub http_max_body: Option<String>,
-
-    /// Longest /delay, /drip duration+delay, in seconds [default: 10]
-    #[arg(long, value_name = "SECONDS")]
-    pub http_max_delay: Option<f64>,
-
-    /// Largest /bytes, /stream-bytes and /range size [default: 100KiB, httpbin's]
-    #[arg(long, value_name = "SIZE")]
-    pub http_max_bytes: Option<String>,
-
-    /// Largest request head (request line + headers); larger ones get 431 [default: 64KiB]
-    #[arg(long, value_name = "SIZE")]
-    pub http_max_header_bytes: Option<String>,
-
-    /// Most request headers; more get 431 [default: 100]
-    #[arg(long, value_name = "N")]
-    pub http_max_headers: Option<usize>,
-
-    /// Seconds a client gets to send a request's headers (slowloris guard); also how long
-    /// an idle keep-alive connection is kept waiting for its next request [default: 10]
-    #[arg(long, value_name = "SECONDS")]
-    pub http_header_timeout: Option<f64>,
-
-    /// Hosts /redirect-to may send clients to, comma-separated, `*` for any; without it
-    /// only same-host and relative targets are allowed (no open redirect)
-    #[arg(long, value_name = "HOST,...")]
-    pub http_allow_redirect: Option<String>,
-
-    /// Decode request bodies sent with Content-Encoding gzip or deflate before echoing
-    /// them (the decoded size is held to --http-max-body)
-    #[arg(long)]
-    pub http_decode_bodies: bool,
-}
-
 /// Validated HTTP settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpOptions {
@@ -115,63 +76,6 @@ impl Default for HttpOptions {
             redirect_hosts: Vec::new(),
             decode_bodies: false,
         }
-    }
-}
-
-impl HttpArgs {
-    /// The options these flags give, or the flag at fault and why.
-    pub fn options(&self) -> Result<HttpOptions, (&'static str, String)> {
-        let size = |flag: &'static str, text: &Option<String>, default: u64| match text {
-            None => Ok(default),
-            Some(text) => crate::config::parse_size(flag, text).map_err(|e| (flag, e.to_string())),
-        };
-        let seconds = |flag: &'static str, value: Option<f64>, default: f64| {
-            let value = value.unwrap_or(default);
-            if !value.is_finite() || value < 0.0 {
-                return Err((flag, format!("{value} is not a number of seconds")));
-            }
-            Ok(Duration::from_secs_f64(value))
-        };
-        let max_header_bytes = size(
-            "--http-max-header-bytes",
-            &self.http_max_header_bytes,
-            DEFAULT_MAX_HEADER_BYTES,
-        )?;
-        // hyper's read buffer cannot be smaller than 8 KiB.
-        if !(8192..=16 * 1024 * 1024).contains(&max_header_bytes) {
-            return Err((
-                "--http-max-header-bytes",
-                "must be between 8KiB and 16MiB".into(),
-            ));
-        }
-        let max_headers = self.http_max_headers.unwrap_or(DEFAULT_MAX_HEADERS);
-        if max_headers == 0 {
-            return Err(("--http-max-headers", "must be at least 1".into()));
-        }
-        Ok(HttpOptions {
-            max_body: size("--http-max-body", &self.http_max_body, DEFAULT_MAX_BODY)?,
-            max_delay: seconds(
-                "--http-max-delay",
-                self.http_max_delay,
-                DEFAULT_MAX_DELAY_SECS,
-            )?,
-            max_bytes: size("--http-max-bytes", &self.http_max_bytes, DEFAULT_MAX_BYTES)?,
-            max_header_bytes: max_header_bytes as usize,
-            max_headers,
-            header_timeout: seconds(
-                "--http-header-timeout",
-                self.http_header_timeout,
-                DEFAULT_HEADER_TIMEOUT_SECS,
-            )?,
-            redirect_hosts: self
-                .http_allow_redirect
-                .iter()
-                .flat_map(|list| list.split(','))
-                .map(|h| h.trim().to_ascii_lowercase())
-                .filter(|h| !h.is_empty())
-                .collect(),
-            decode_bodies: self.http_decode_bodies,
-        })
     }
 }
 
