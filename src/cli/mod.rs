@@ -6,11 +6,13 @@
 pub mod bench;
 pub mod bulk;
 pub mod cidr;
+pub mod completions;
 pub mod conn;
 pub mod echo;
 pub mod handoff;
 pub mod http;
 pub mod kv;
+pub mod man;
 pub mod rpc;
 pub mod serve;
 pub mod time;
@@ -94,6 +96,12 @@ pub enum Command {
     /// Serve sockets handed over a Unix socket (recipe 11)
     #[command(subcommand)]
     Handoff(handoff::HandoffCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(after_help = completions::AFTER_HELP)]
+    Completions(completions::CompletionsArgs),
+    /// Write the manual pages (roff), one per subcommand
+    #[command(after_help = man::AFTER_HELP)]
+    Man(man::ManArgs),
 }
 
 impl Command {
@@ -114,6 +122,8 @@ impl Command {
             Command::Bench(command) => done(bench::run(command)),
             Command::Bulk(command) => bulk::run(command),
             Command::Handoff(command) => done(handoff::run(command)),
+            Command::Completions(args) => done(completions::run(args)),
+            Command::Man(args) => done(man::run(args)),
         }
     }
 }
