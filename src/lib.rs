@@ -15,4 +15,5 @@ pub mod mpconn;
 pub mod proto;
 pub mod serve;
 pub mod service;
+pub mod systemd;
 pub mod tls;

@@ -54,6 +54,7 @@ pub struct Metrics {
     received: Family<ServiceLabel, StripedCounter>,
     sent: Family<ServiceLabel, StripedCounter>,
     duration: Family<ServiceLabel, LatencyHistogram>,
+    reloads: Family<[(&'static str, &'static str); 1], Counter>,
     /// Set once shutdown begins: `/healthz` answers 503 from then on.
     draining: AtomicBool,
 }
@@ -76,6 +77,10 @@ impl Metrics {
         let received = Family::default();
         let sent = Family::default();
         let duration = Family::default();
+        let reloads: Family<[(&'static str, &'static str); 1], Counter> = Family::default();
+        for result in ["ok", "error"] {
+            let _ = reloads.get_or_create(&[("result", result)]); // 0 until the first reload
+        }
         // Counters are registered without `_total`: the encoders append it.
         registry.register(
             "connections_open",
@@ -123,6 +128,11 @@ impl Metrics {
             Unit::Seconds,
             duration.clone(),
         );
+        registry.register(
+            "reloads",
+            "SIGHUP reloads of the configuration and TLS files, by result (ok, error)",
+            reloads.clone(),
+        );
         Metrics {
             registry,
             open,
@@ -134,8 +144,15 @@ impl Metrics {
             received,
             sent,
             duration,
+            reloads,
             draining: AtomicBool::new(false),
         }
+    }
+
+    /// Counts a SIGHUP reload.
+    pub fn reloaded(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.reloads.get_or_create(&[("result", result)]).inc();
     }
 
     /// The handles of one service, resolved now; every series it names appears in the

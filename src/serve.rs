@@ -8,6 +8,7 @@ use crate::handoff::{self, pool::WorkerPool, supervisor::WorkerLink};
 use crate::metrics::{self, HandshakeKind, Metrics, ServiceMetrics};
 use crate::service::rpc::RpcServer;
 use crate::service::{self, echo, Lifecycle, TcpOptions, TcpSource};
+use crate::systemd;
 use crate::tls::{self, TlsError};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -32,6 +33,8 @@ pub enum StartupError {
     },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error("socket activation: {0}")]
+    Activation(std::io::Error),
     #[error("xmlrpc: cannot open the store: {0}")]
     Store(crate::kv::StoreError),
     #[error("worker: {0}")]
@@ -41,18 +44,15 @@ pub enum StartupError {
     #[error("{service}: {source}")]
     Tls {
         service: &'static str,
-        source: TlsError,
+        source: Box<TlsError>,
     },
 }
 
 /// A bound socket, by the service it is for.
 enum Listener {
-    Echo(TcpSource, TcpOptions),
+    /// echo, conn, rpc, xmlrpc, http: the shared accept loop over a codec's handler.
+    Tcp(TcpSource, TcpOptions),
     Time(UdpSocket, ServiceMetrics),
-    Conn(TcpSource, TcpOptions),
-    Rpc(TcpSource, TcpOptions),
-    Xmlrpc(TcpSource, TcpOptions, crate::kv::Store),
-    Http(TcpSource, TcpOptions),
     Handoff(handoff::service::Handoff),
     /// Bound here, served by the `--workers` processes.
     Supervised,
@@ -74,7 +74,16 @@ pub struct Server {
     metrics: Arc<Metrics>,
     /// `--metrics ADDR`: the scrape endpoint's listener.
     metrics_listener: Option<(TcpListener, SocketAddr)>,
+    /// The XML-RPC store, opened once and shared by every accept loop (reloads included).
+    store: Option<crate::kv::Store>,
+    /// Reads the configuration anew on SIGHUP; without one, SIGHUP is ignored.
+    reloader: Option<Reloader>,
+    /// `--workers`: asks the supervisor for a new generation of workers.
+    generations: Option<tokio::sync::mpsc::UnboundedSender<()>>,
 }
+
+/// Makes a new [`Config`] from the same flags and `--config` file: what SIGHUP applies.
+pub type Reloader = Box<dyn Fn() -> Result<Config, crate::config::ConfigError> + Send + Sync>;
 
 /// Sockets handed to a worker process queue here for their service; past this many
 /// waiting, the worker stops reading its handoff socket and the supervisor tries another
@@ -142,6 +151,12 @@ impl Server {
         let mut services = Vec::new();
         let mut supervised = Vec::new();
         let mut senders = Vec::new();
+        let mut store = None;
+        // Sockets systemd passed us (socket activation), by the service names they carry.
+        let mut activation = match link {
+            None => systemd::Activation::inherited().map_err(StartupError::Activation)?,
+            Some(_) => systemd::Activation::default(),
+        };
         for (&service, addr) in &config.services.0 {
             if service == Service::Handoff {
                 continue; // bound below, with its workers' socket
@@ -155,8 +170,13 @@ impl Server {
                 source,
             };
             if service == Service::Time {
-                let socket_addr = resolve(service.name(), addr).await?;
-                let socket = UdpSocket::bind(socket_addr).await.map_err(bind_error)?;
+                let socket = match activation.take_udp(service.name()) {
+                    Some(inherited) => inherited.map_err(bind_error)?,
+                    None => {
+                        let socket_addr = resolve(service.name(), addr).await?;
+                        UdpSocket::bind(socket_addr).await.map_err(bind_error)?
+                    }
+                };
                 let local_addr = socket.local_addr().map_err(bind_error)?;
                 let service_metrics = metrics.service(service.name(), false, None);
                 services.push(BoundService {
@@ -167,22 +187,7 @@ impl Server {
                 });
                 continue;
             }
-            let tls_acceptor = match config.tls_for(service) {
-                Some(files) => {
-                    // HTTP offers h2 first so that TLS clients that can get HTTP/2.
-                    let alpn: &[&[u8]] = match service {
-                        Service::Http => &[b"h2", b"http/1.1"],
-                        _ => &[],
-                    };
-                    Some(TlsAcceptor::from(tls::server_config(files, alpn).map_err(
-                        |source| StartupError::Tls {
-                            service: service.name(),
-                            source,
-                        },
-                    )?))
-                }
-                None => None,
-            };
+            let tls_acceptor = tls_acceptor(&config, service)?;
             let tls = tls_acceptor.is_some();
             let auth = match service {
                 Service::Echo if config.hmac.is_some() => Some(HandshakeKind::Hmac),
@@ -211,8 +216,12 @@ impl Server {
                     (TcpSource::Handed(receiver), local_addr)
                 }
                 None => {
-                    let listener =
-                        bind_tcp(resolve(service.name(), addr).await?).map_err(bind_error)?;
+                    let listener = match activation.take_tcp(service.name()) {
+                        Some(inherited) => inherited.map_err(bind_error)?,
+                        None => {
+                            bind_tcp(resolve(service.name(), addr).await?).map_err(bind_error)?
+                        }
+                    };
                     let local_addr = listener.local_addr().map_err(bind_error)?;
                     if config.workers.is_some() && service.served_by_workers() {
                         supervised.push((service, listener, service_metrics));
@@ -227,21 +236,16 @@ impl Server {
                     (TcpSource::from(listener), local_addr)
                 }
             };
-            let listener = match service {
-                Service::Echo => Listener::Echo(source, tcp_options),
-                Service::Conn => Listener::Conn(source, tcp_options),
-                Service::Rpc => Listener::Rpc(source, tcp_options),
-                Service::Http => Listener::Http(source, tcp_options),
-                Service::Xmlrpc => {
-                    // Opened before anything starts: a store that can't be opened (locked
-                    // by another process, unreadable) stops the start like a busy port.
-                    let store = crate::kv::Store::open(&config.kv_store)
+            if service == Service::Xmlrpc {
+                // Opened before anything starts: a store that can't be opened (locked by
+                // another process, unreadable) stops the start like a busy port.
+                store = Some(
+                    crate::kv::Store::open(&config.kv_store)
                         .await
-                        .map_err(StartupError::Store)?;
-                    Listener::Xmlrpc(source, tcp_options, store)
-                }
-                Service::Time | Service::Handoff => continue,
-            };
+                        .map_err(StartupError::Store)?,
+                );
+            }
+            let listener = Listener::Tcp(source, tcp_options);
             services.push(BoundService {
                 service,
                 local_addr,
@@ -259,25 +263,36 @@ impl Server {
                 listener,
             });
         }
-        let supervisor = match config.workers {
+        let (supervisor, generations) = match config.workers {
             Some(workers) if !supervised.is_empty() => {
-                Some(supervisor(&config, supervised, workers)?)
+                let (supervisor, generations) = supervisor(&config, supervised, workers);
+                (Some(supervisor), Some(generations))
             }
-            _ => None,
+            _ => (None, None),
         };
         // A worker's counters stay in the worker: only the supervisor serves --metrics.
         let metrics_listener = match (&config.metrics, link) {
             (Some(addr), None) => Some(bind_metrics(addr).await?),
             _ => None,
         };
+        activation.warn_unused();
         let server = Server {
             config,
             services,
             supervisor,
             metrics,
             metrics_listener,
+            store,
+            reloader: None,
+            generations,
         };
         Ok((server, senders))
+    }
+
+    /// Re-reads the configuration with `reloader` on SIGHUP (see [`Server::run`]).
+    pub fn reload_with(mut self, reloader: Reloader) -> Server {
+        self.reloader = Some(reloader);
+        self
     }
 
     /// The registry every service counts into.
@@ -306,102 +321,212 @@ impl Server {
 
     /// Runs every service until `stop` completes, then stops accepting and waits up to
     /// the grace period for connections to finish. Returns how many were cut short.
-    pub async fn run(self, stop: impl std::future::Future<Output = ()>) -> usize {
+    /// Each `hangup` (SIGHUP) reloads the configuration, when the server has a reloader.
+    pub async fn run(
+        self,
+        stop: impl std::future::Future<Output = ()>,
+        hangup: Option<tokio::signal::unix::Signal>,
+    ) -> usize {
         // Not a service: it answers until we return, through the drain (`/healthz` then
         // says `draining`), and is not waited for.
         let endpoint = self
             .metrics_listener
             .map(|(listener, _)| tokio::spawn(metrics::serve_http(listener, self.metrics.clone())));
-        let cut = Self::run_services(
-            self.services,
-            self.supervisor,
-            self.config,
-            &self.metrics,
-            stop,
-        )
-        .await;
+        let running = Running {
+            config: self.config,
+            store: self.store,
+            reloader: self.reloader,
+            generations: self.generations,
+            metrics: self.metrics,
+            lifecycle: Lifecycle::default(),
+            services: tokio_util::task::TaskTracker::new(),
+            accept_loops: Vec::new(),
+        };
+        let cut = running
+            .run(self.services, self.supervisor, stop, hangup)
+            .await;
         if let Some(endpoint) = endpoint {
             endpoint.abort();
         }
         cut
     }
+}
 
-    async fn run_services(
+/// A TCP service's accept loop, which a reload replaces with one of new settings.
+struct AcceptLoop {
+    service: Service,
+    listener: Arc<TcpListener>,
+    metrics: ServiceMetrics,
+    /// Stops this loop only; its connections go on.
+    accepting: tokio_util::sync::CancellationToken,
+}
+
+/// The services while they run: what a reload needs to start new accept loops.
+struct Running {
+    config: Config,
+    store: Option<crate::kv::Store>,
+    reloader: Option<Reloader>,
+    generations: Option<tokio::sync::mpsc::UnboundedSender<()>>,
+    metrics: Arc<Metrics>,
+    lifecycle: Lifecycle,
+    services: tokio_util::task::TaskTracker,
+    accept_loops: Vec<AcceptLoop>,
+}
+
+impl Running {
+    async fn run(
+        mut self,
         bound_services: Vec<BoundService>,
         supervisor: Option<handoff::supervisor::Supervisor>,
-        config: Config,
-        metrics: &Metrics,
         stop: impl std::future::Future<Output = ()>,
+        mut hangup: Option<tokio::signal::unix::Signal>,
     ) -> usize {
-        let lifecycle = Lifecycle::default();
-        let services = tokio_util::task::TaskTracker::new();
         for bound in bound_services {
-            let lifecycle = lifecycle.clone();
-            let config = config.clone();
-            services.spawn(async move {
-                let name = bound.service.name();
-                let result = match bound.listener {
-                    Listener::Echo(listener, tcp_options) => {
-                        let options = echo::EchoOptions {
-                            idle_timeout: config.limits.idle_timeout,
-                            handshake_timeout: config.limits.handshake_timeout,
-                            hmac: config.hmac.clone(),
-                        };
-                        echo::run(listener, tcp_options, options, lifecycle).await
-                    }
-                    Listener::Time(socket, metrics) => {
-                        service::time::run(socket, Default::default(), metrics, lifecycle).await
-                    }
-                    Listener::Conn(listener, tcp_options) => {
-                        let options = config.frame_options();
-                        service::conn::run(listener, tcp_options, options, lifecycle, |frame| frame)
-                            .await
-                    }
-                    Listener::Rpc(listener, tcp_options) => {
-                        let options = config.frame_options();
-                        let functions = std::sync::Arc::new(RpcServer::with_recipe_functions());
-                        service::rpc::run(listener, tcp_options, options, functions, lifecycle)
-                            .await
-                    }
-                    Listener::Xmlrpc(listener, tcp_options, store) => {
-                        let options = service::xmlrpc::XmlRpcOptions {
-                            limits: crate::proto::xmlrpc::Limits {
-                                max_document_size: usize::try_from(config.limits.max_xmlrpc_size)
-                                    .unwrap_or(usize::MAX),
-                                ..Default::default()
-                            },
-                            idle_timeout: config.limits.idle_timeout,
-                        };
-                        service::xmlrpc::run(listener, tcp_options, options, store, lifecycle).await
-                    }
-                    Listener::Http(listener, tcp_options) => {
-                        let options = config.http_options.clone();
-                        service::http::run(listener, tcp_options, options, lifecycle).await
-                    }
-                    Listener::Handoff(bound) => handoff::service::run(bound, lifecycle).await,
-                    Listener::Supervised => Ok(()),
-                };
-                if let Err(error) = result {
-                    tracing::error!(service = name, %error, "service stopped");
+            let name = bound.service.name();
+            let lifecycle = self.lifecycle.clone();
+            match bound.listener {
+                Listener::Tcp(source, options) => {
+                    self.start_accepting(bound.service, source, options)
                 }
-            });
+                Listener::Time(socket, metrics) => {
+                    self.services.spawn(logged(
+                        name,
+                        service::time::run(socket, Default::default(), metrics, lifecycle),
+                    ));
+                }
+                Listener::Handoff(bound) => {
+                    self.services
+                        .spawn(logged(name, handoff::service::run(bound, lifecycle)));
+                }
+                Listener::Supervised => {}
+            }
         }
         if let Some(supervisor) = supervisor {
-            let lifecycle = lifecycle.clone();
-            services.spawn(async move {
+            let lifecycle = self.lifecycle.clone();
+            self.services.spawn(async move {
                 if let Err(error) = handoff::supervisor::run(supervisor, lifecycle).await {
                     tracing::error!(%error, "workers' supervisor stopped");
                 }
             });
         }
-        services.close();
-        stop.await;
-        metrics.set_draining();
+        tokio::pin!(stop);
+        loop {
+            let hup = async {
+                match hangup.as_mut() {
+                    Some(signal) => signal.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = hup => self.reload(),
+            }
+        }
+        self.drain().await
+    }
+
+    /// Starts `service`'s accept loop over `source` with `options` and the configuration's
+    /// current settings.
+    fn start_accepting(&mut self, service: Service, source: TcpSource, options: TcpOptions) {
+        let lifecycle = self.lifecycle.next_generation();
+        if let TcpSource::Listener(listener) = &source {
+            self.accept_loops.push(AcceptLoop {
+                service,
+                listener: listener.clone(),
+                metrics: options.metrics.clone(),
+                accepting: lifecycle.accepting.clone(),
+            });
+        }
+        let serving = serve_tcp_service(
+            service,
+            source,
+            options,
+            &self.config,
+            self.store.clone(),
+            lifecycle,
+        );
+        self.services.spawn(logged(service.name(), serving));
+    }
+
+    /// SIGHUP: reads the configuration and TLS files anew and, if they are good, serves
+    /// new connections with them; connections already open keep what they had. A bad
+    /// file changes nothing. Addresses and the set of services need a restart.
+    fn reload(&mut self) {
+        let Some(reloader) = &self.reloader else {
+            tracing::info!("SIGHUP: nothing to reload");
+            return;
+        };
+        systemd::notify_reloading();
+        let outcome = reloader().map_err(|e| e.to_string()).and_then(|config| {
+            // Every service's TLS files are read before anything changes, those of the
+            // services in --workers processes too (their new generation reads them next).
+            let mut acceptors = std::collections::HashMap::new();
+            for service in config.services.0.keys().copied() {
+                acceptors.insert(
+                    service,
+                    tls_acceptor(&config, service).map_err(|e| e.to_string())?,
+                );
+            }
+            let options = self
+                .accept_loops
+                .iter()
+                .map(|running| TcpOptions {
+                    name: running.service.name(),
+                    tls: acceptors.remove(&running.service).flatten(),
+                    max_connections: config.limits.max_connections,
+                    handshake_timeout: config.limits.handshake_timeout,
+                    metrics: running.metrics.clone(),
+                })
+                .collect::<Vec<_>>();
+            Ok((config, options))
+        });
+        match outcome {
+            Err(error) => {
+                self.metrics.reloaded(false);
+                tracing::error!(%error, "reload failed; serving goes on with the settings before it");
+            }
+            Ok((config, options)) => {
+                for restart in restart_needed(&self.config, &config) {
+                    tracing::warn!("reload: {restart} changed: needs a restart; kept as it was");
+                }
+                // The addresses and services stay those bound at start.
+                self.config = Config {
+                    services: self.config.services.clone(),
+                    handoff_socket: self.config.handoff_socket.clone(),
+                    workers: self.config.workers,
+                    metrics: self.config.metrics.clone(),
+                    kv_store: self.config.kv_store.clone(),
+                    ..config
+                };
+                let old = std::mem::take(&mut self.accept_loops);
+                for (running, options) in old.iter().zip(options) {
+                    let source = TcpSource::Listener(running.listener.clone());
+                    self.start_accepting(running.service, source, options);
+                }
+                // The new loops are accepting: the old ones stop, their connections stay.
+                for running in old {
+                    running.accepting.cancel();
+                }
+                if let Some(generations) = &self.generations {
+                    let _ = generations.send(());
+                }
+                self.metrics.reloaded(true);
+                tracing::info!("reloaded the configuration and TLS files");
+            }
+        }
+        systemd::notify_ready();
+    }
+
+    async fn drain(self) -> usize {
+        systemd::notify_stopping();
+        self.services.close();
+        self.metrics.set_draining();
         tracing::info!("shutting down: no new connections; draining");
+        let lifecycle = self.lifecycle;
         lifecycle.shutdown.cancel();
-        services.wait().await; // the accept loops return at once on cancel
+        self.services.wait().await; // the accept loops return at once on cancel
         lifecycle.tracker.close();
-        let grace = config.grace;
+        let grace = self.config.grace;
         if tokio::time::timeout(grace, lifecycle.tracker.wait())
             .await
             .is_err()
@@ -415,6 +540,122 @@ impl Server {
             return cut;
         }
         0
+    }
+}
+
+/// What differs between `old` and `new` that only a restart can apply.
+fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
+    let mut changed = Vec::new();
+    for spec in &crate::config::SERVICES {
+        let (before, after) = (old.addr(spec.service), new.addr(spec.service));
+        if before != after {
+            changed.push(format!(
+                "{} ({} -> {})",
+                spec.flag,
+                before.unwrap_or("not started"),
+                after.unwrap_or("not started")
+            ));
+        }
+    }
+    for (what, differs) in [
+        ("--handoff-socket", old.handoff_socket != new.handoff_socket),
+        ("--workers", old.workers != new.workers),
+        ("--metrics", old.metrics != new.metrics),
+        ("--kv-store", old.kv_store != new.kv_store),
+    ] {
+        if differs {
+            changed.push(what.to_string());
+        }
+    }
+    changed
+}
+
+/// A service's run, with its failure logged.
+async fn logged(name: &'static str, run: impl std::future::Future<Output = std::io::Result<()>>) {
+    if let Err(error) = run.await {
+        tracing::error!(service = name, %error, "service stopped");
+    }
+}
+
+/// The TLS acceptor of `service`, from the files `config` names (read now).
+fn tls_acceptor(config: &Config, service: Service) -> Result<Option<TlsAcceptor>, StartupError> {
+    let Some(files) = config.tls_for(service) else {
+        return Ok(None);
+    };
+    // HTTP offers h2 first so that TLS clients that can get HTTP/2.
+    let alpn: &[&[u8]] = match service {
+        Service::Http => &[b"h2", b"http/1.1"],
+        _ => &[],
+    };
+    let server_config = tls::server_config(files, alpn).map_err(|source| StartupError::Tls {
+        service: service.name(),
+        source: Box::new(source),
+    })?;
+    Ok(Some(TlsAcceptor::from(server_config)))
+}
+
+/// One TCP service's accept loop and handler, with the settings of `config`.
+fn serve_tcp_service(
+    service: Service,
+    source: TcpSource,
+    tcp_options: TcpOptions,
+    config: &Config,
+    store: Option<crate::kv::Store>,
+    lifecycle: Lifecycle,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> {
+    match service {
+        Service::Echo => {
+            let options = echo::EchoOptions {
+                idle_timeout: config.limits.idle_timeout,
+                handshake_timeout: config.limits.handshake_timeout,
+                hmac: config.hmac.clone(),
+            };
+            Box::pin(echo::run(source, tcp_options, options, lifecycle))
+        }
+        Service::Conn => Box::pin(service::conn::run(
+            source,
+            tcp_options,
+            config.frame_options(),
+            lifecycle,
+            |frame| frame,
+        )),
+        Service::Rpc => {
+            let functions = Arc::new(RpcServer::with_recipe_functions());
+            Box::pin(service::rpc::run(
+                source,
+                tcp_options,
+                config.frame_options(),
+                functions,
+                lifecycle,
+            ))
+        }
+        Service::Xmlrpc => {
+            let options = service::xmlrpc::XmlRpcOptions {
+                limits: crate::proto::xmlrpc::Limits {
+                    max_document_size: usize::try_from(config.limits.max_xmlrpc_size)
+                        .unwrap_or(usize::MAX),
+                    ..Default::default()
+                },
+                idle_timeout: config.limits.idle_timeout,
+            };
+            match store {
+                Some(store) => Box::pin(service::xmlrpc::run(
+                    source,
+                    tcp_options,
+                    options,
+                    store,
+                    lifecycle,
+                )),
+                None => Box::pin(async { Ok(()) }),
+            }
+        }
+        Service::Http => Box::pin(service::http::run(
+            source,
+            tcp_options,
+            config.http_options.clone(),
+            lifecycle,
+        )),
+        Service::Time | Service::Handoff => Box::pin(async { Ok(()) }),
     }
 }
 
@@ -468,22 +709,25 @@ async fn bind_handoff(
     Ok((Listener::Handoff(handoff), local_addr))
 }
 
-/// `--workers`: the SIGHUP handler goes in now, before the listening line is printed.
+/// `--workers`: the supervisor, and where a checked SIGHUP asks it for a new generation.
 fn supervisor(
     config: &Config,
     clients: Vec<(Service, TcpListener, ServiceMetrics)>,
     workers: usize,
-) -> Result<handoff::supervisor::Supervisor, StartupError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let hangup = signal(SignalKind::hangup()).map_err(StartupError::Signals)?;
-    Ok(handoff::supervisor::Supervisor {
+) -> (
+    handoff::supervisor::Supervisor,
+    tokio::sync::mpsc::UnboundedSender<()>,
+) {
+    let (generations, new_generation) = tokio::sync::mpsc::unbounded_channel();
+    let supervisor = handoff::supervisor::Supervisor {
         clients,
         workers,
-        hangup,
+        new_generation,
         handshake_timeout: config.limits.handshake_timeout,
         grace: config.grace,
         client_wait: config.handoff_wait,
-    })
+    };
+    (supervisor, generations)
 }
 
 /// The `--metrics ADDR` listener. Bound like a service (after them, all-or-nothing).
@@ -499,16 +743,23 @@ async fn bind_metrics(addr: &str) -> Result<(TcpListener, SocketAddr), StartupEr
     Ok((listener, local_addr))
 }
 
-/// Binds, prints the listening lines to stdout, and serves until SIGINT or SIGTERM.
-pub async fn run(config: Config) -> Result<(), StartupError> {
+/// Binds, prints the listening lines to stdout, and serves until SIGINT or SIGTERM; each
+/// SIGHUP re-reads the configuration with `reloader` (or is ignored without one).
+pub async fn run(config: Config, reloader: Option<Reloader>) -> Result<(), StartupError> {
+    use tokio::signal::unix::{signal, SignalKind};
     // Signal handlers go in before the listening lines: whoever reads a line may signal
     // at once, and the default action would kill us without draining.
     let stop = ShutdownSignal::install()?;
+    // A terminal's SIGHUP reaches the whole process group; in a worker it is ignored.
+    let hangup = signal(SignalKind::hangup()).map_err(StartupError::Signals)?;
     if let Some(link) = WorkerLink::from_env() {
         let link = link.map_err(StartupError::WorkerLink)?;
         return run_worker(config, link, stop).await;
     }
-    let server = Server::bind(config).await?;
+    let mut server = Server::bind(config).await?;
+    if let Some(reloader) = reloader {
+        server = server.reload_with(reloader);
+    }
     let mut stdout = std::io::stdout().lock();
     for line in server.listening() {
         // A closed stdout must not stop the service: the lines are for whoever watches.
@@ -516,7 +767,9 @@ pub async fn run(config: Config) -> Result<(), StartupError> {
     }
     let _ = stdout.flush();
     drop(stdout);
-    server.run(stop.wait()).await;
+    systemd::notify_ready();
+    let _watchdog = systemd::watchdog();
+    server.run(stop.wait(), Some(hangup)).await;
     Ok(())
 }
 
@@ -527,9 +780,6 @@ async fn run_worker(
     link: WorkerLink,
     stop: ShutdownSignal,
 ) -> Result<(), StartupError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    // A terminal's SIGHUP reaches the whole process group; only the supervisor acts on it.
-    let _hangup = signal(SignalKind::hangup()).map_err(StartupError::Signals)?;
     let (server, senders) = Server::link(config, &link).await?;
     let handshake_timeout = server.config.limits.handshake_timeout;
     let stream = handoff::worker::register(&link.socket, Some(&link.authkey), handshake_timeout)
@@ -550,12 +800,15 @@ async fn run_worker(
         }
     });
     server
-        .run(async {
-            tokio::select! {
-                _ = stop.wait() => {}
-                _ = feed => {}
-            }
-        })
+        .run(
+            async {
+                tokio::select! {
+                    _ = stop.wait() => {}
+                    _ = feed => {}
+                }
+            },
+            None,
+        )
         .await;
     Ok(())
 }

@@ -29,8 +29,14 @@ pub enum TlsError {
         path: PathBuf,
         source: rustls::Error,
     },
-    #[error("certificate and key do not make a usable TLS identity: {0}")]
-    Identity(rustls::Error),
+    #[error("certificate {cert} and key {key} do not make a usable TLS identity: {source}")]
+    Identity {
+        cert: PathBuf,
+        key: PathBuf,
+        source: rustls::Error,
+    },
+    #[error("TLS settings: {0}")]
+    Rustls(rustls::Error),
     #[error("client certificate verifier: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
     #[error("invalid TLS server name {0:?}")]
@@ -107,7 +113,11 @@ pub fn server_config(
     };
     let mut config = builder
         .with_single_cert(certs, key)
-        .map_err(TlsError::Identity)?;
+        .map_err(|source| TlsError::Identity {
+            cert: files.cert.clone(),
+            key: files.key.clone(),
+            source,
+        })?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
@@ -136,7 +146,11 @@ pub fn client_config(files: &ClientTlsFiles) -> Result<Arc<ClientConfig>, TlsErr
     let config = match (&files.cert, &files.key) {
         (Some(cert), Some(key)) => builder
             .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
-            .map_err(TlsError::Identity)?,
+            .map_err(|source| TlsError::Identity {
+                cert: cert.clone(),
+                key: key.clone(),
+                source,
+            })?,
         _ => builder.with_no_client_auth(),
     };
     Ok(Arc::new(config))

@@ -23,8 +23,10 @@ and --metrics ADDR one more (GET /metrics: Prometheus text; GET /healthz: ok | d
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
     let config = Config::from_args(&args).map_err(usage)?;
+    // SIGHUP reads the same flags and --config file again.
+    let reloader: netkit::serve::Reloader = Box::new(move || Config::from_args(&args));
     runtime()?
-        .block_on(netkit::serve::run(config))
+        .block_on(netkit::serve::run(config, Some(reloader)))
         .map_err(usage)?;
     Ok(())
 }

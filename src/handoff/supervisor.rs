@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::process::Command;
-use tokio::signal::unix::Signal;
 use tokio::task::JoinSet;
 
 /// Environment variable carrying the private authkey to spawned workers (not argv,
@@ -47,8 +46,9 @@ pub struct Supervisor {
     /// (accepted and handed-off clients: the rest is counted in the workers).
     pub clients: Vec<(Service, TcpListener, crate::metrics::ServiceMetrics)>,
     pub workers: usize,
-    /// Installed before the listening line is printed, so an early SIGHUP is not fatal.
-    pub hangup: Signal,
+    /// A new generation of workers, each time `serve` has checked a SIGHUP's reload (the
+    /// new workers read the configuration and TLS files anew).
+    pub new_generation: tokio::sync::mpsc::UnboundedReceiver<()>,
     pub handshake_timeout: Duration,
     pub grace: Duration,
     /// How long an accepted client may wait for a worker.
@@ -220,7 +220,7 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
     let Supervisor {
         clients,
         workers,
-        mut hangup,
+        mut new_generation,
         handshake_timeout,
         grace,
         client_wait,
@@ -292,7 +292,7 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
                     Ok(Event::Respawn) => children.spawn(current),
                     Err(error) => tracing::error!(%error, "worker watcher failed"),
                 },
-                Some(()) = hangup.recv() => {
+                Some(()) = new_generation.recv() => {
                     current += 1;
                     tracing::info!(generation = current, "SIGHUP: starting a new generation");
                     for _ in 0..workers {

@@ -141,23 +141,50 @@ pub fn tcp_of(stream: &ServerStream) -> &TcpStream {
 
 /// What every service is handed: when to stop, and where to register its connections so
 /// that shutdown can wait for them.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Lifecycle {
+    /// Shutdown: stop accepting, and let connections drain.
     pub shutdown: CancellationToken,
+    /// Stop accepting only: cancelled on shutdown, or alone when a reload starts a new
+    /// accept loop with new settings and the old one's connections go on untouched.
+    pub accepting: CancellationToken,
     pub tracker: TaskTracker,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        let shutdown = CancellationToken::new();
+        Lifecycle {
+            accepting: shutdown.child_token(),
+            shutdown,
+            tracker: TaskTracker::new(),
+        }
+    }
+}
+
+impl Lifecycle {
+    /// The same shutdown and connections, with an accept loop of its own to stop.
+    pub fn next_generation(&self) -> Lifecycle {
+        Lifecycle {
+            shutdown: self.shutdown.clone(),
+            accepting: self.shutdown.child_token(),
+            tracker: self.tracker.clone(),
+        }
+    }
 }
 
 /// Where a TCP service's connections come from: its own listener, or, in a `--workers`
 /// worker process, the sockets the supervisor hands over.
 pub enum TcpSource {
-    Listener(TcpListener),
+    /// Shared, so that a reload's new accept loop takes over the same socket.
+    Listener(Arc<TcpListener>),
     /// Each with its peer's address.
     Handed(tokio::sync::mpsc::Receiver<(TcpStream, SocketAddr)>),
 }
 
 impl From<TcpListener> for TcpSource {
     fn from(listener: TcpListener) -> Self {
-        TcpSource::Listener(listener)
+        TcpSource::Listener(Arc::new(listener))
     }
 }
 
@@ -211,7 +238,7 @@ where
         RateLimitedCount::new(options.name, "connections refused over --max-connections");
     loop {
         let (socket, peer) = tokio::select! {
-            _ = lifecycle.shutdown.cancelled() => return Ok(()),
+            _ = lifecycle.accepting.cancelled() => return Ok(()),
             accepted = incoming.accept() => match accepted {
                 None => return Ok(()),
                 Some(Ok(pair)) => pair,

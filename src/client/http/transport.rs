@@ -29,13 +29,19 @@ pub fn client_tls(options: &TlsOptions, http2: bool) -> Result<ClientTls, HttpEr
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| HttpError::Tls(tls::TlsError::Identity(e)))?
+            .map_err(|e| HttpError::Tls(tls::TlsError::Rustls(e)))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)));
         match (&options.files.cert, &options.files.key) {
             (Some(cert), Some(key)) => builder
                 .with_client_auth_cert(tls::load_certs(cert)?, tls::load_key(key)?)
-                .map_err(|e| HttpError::Tls(tls::TlsError::Identity(e)))?,
+                .map_err(|source| {
+                    HttpError::Tls(tls::TlsError::Identity {
+                        cert: cert.clone(),
+                        key: key.clone(),
+                        source,
+                    })
+                })?,
             _ => builder.with_no_client_auth(),
         }
     } else {
