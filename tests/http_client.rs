@@ -714,6 +714,10 @@ fn file_uploads_are_streamed_with_their_length() {
     assert_eq!(reply["data"], text.as_str());
     assert_eq!(reply["headers"]["Content-Length"], text.len().to_string());
     assert_eq!(reply["headers"]["Content-Type"], "text/plain");
+    // The same over h2c: the stream goes in DATA frames under flow control.
+    let reply = ok_json(&["--http2", &format!("{base}/post"), &at_file]);
+    assert_eq!(reply["data"], text.as_str());
+    assert_eq!(reply["headers"]["Content-Length"], text.len().to_string());
     let reply = ok_json(&[
         "PUT",
         &format!("{base}/put"),
