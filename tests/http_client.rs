@@ -4,6 +4,7 @@
 mod common;
 use common::*;
 use netkit::client::http::items::{parse_item, Item};
+use netkit::client::http::ordered_json::Json;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::process::Output;
@@ -552,7 +553,7 @@ proptest! {
         }
         prop_assert_eq!(
             parse_item(&format!("{name}:={json_value}")).unwrap(),
-            Item::Json { name: name.clone(), value: json_value }
+            Item::Json { name: name.clone(), value: Json::parse(&json_value.to_string()).unwrap() }
         );
         if !value.starts_with('=') {
             let header = parse_item(&format!("{name}:{value}")).unwrap();
@@ -570,4 +571,324 @@ proptest! {
     fn any_text_parses_or_fails_cleanly(text in "\\PC{0,60}") {
         let _ = parse_item(&text);
     }
+}
+
+/// Lines of `text` that start with `prefix`, in order.
+fn lines_starting<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.lines().filter(|l| l.starts_with(prefix)).collect()
+}
+
+#[test]
+fn json_items_keep_the_typed_order() {
+    let (_s, base) = httpbin();
+    // httpbin's `data` is the body as it came: byte for byte what was sent.
+    let reply = ok_json(&[&format!("{base}/post"), "a:=1", "z:=2", "m:=3"]);
+    assert_eq!(reply["data"], r#"{"a":1,"z":2,"m":3}"#);
+    // Nested objects keep theirs too; a repeated name keeps its first place.
+    let reply = ok_json(&[
+        &format!("{base}/post"),
+        "zeta=s",
+        r#"obj:={"y": 1, "b": [true, {"q": null, "c": 2}]}"#,
+        "alpha:=-1.5",
+        "zeta=last",
+    ]);
+    assert_eq!(
+        reply["data"],
+        r#"{"zeta":"last","obj":{"y":1,"b":[true,{"q":null,"c":2}]},"alpha":-1.5}"#
+    );
+}
+
+#[test]
+fn follow_all_shows_every_hop() {
+    let (_s, base) = httpbin();
+    let url = format!("{base}/redirect/3");
+    let heads = String::from_utf8(ok(&["--follow", "--all", "--print", "h", &url])).unwrap();
+    assert_eq!(
+        lines_starting(&heads, "HTTP/"),
+        [
+            "HTTP/1.1 302 Found",
+            "HTTP/1.1 302 Found",
+            "HTTP/1.1 302 Found",
+            "HTTP/1.1 200 OK"
+        ],
+        "{heads}"
+    );
+    assert_eq!(
+        lines_starting(&heads, "Location: "),
+        [
+            "Location: /relative-redirect/2",
+            "Location: /relative-redirect/1",
+            "Location: /get"
+        ],
+        "{heads}"
+    );
+    // Each head ends with a blank line, so the next one starts a paragraph.
+    assert_eq!(heads.matches("\n\nHTTP/1.1 ").count(), 3, "{heads}");
+
+    // With -v every request is shown too, each before its answer.
+    let verbose = String::from_utf8(ok(&["-v", "--follow", "--all", &url])).unwrap();
+    let firsts: Vec<&str> = verbose
+        .lines()
+        .filter(|l| l.starts_with("GET ") || l.starts_with("HTTP/"))
+        .collect();
+    assert_eq!(
+        firsts,
+        [
+            "GET /redirect/3 HTTP/1.1",
+            "HTTP/1.1 302 Found",
+            "GET /relative-redirect/2 HTTP/1.1",
+            "HTTP/1.1 302 Found",
+            "GET /relative-redirect/1 HTTP/1.1",
+            "HTTP/1.1 302 Found",
+            "GET /get HTTP/1.1",
+            "HTTP/1.1 200 OK"
+        ],
+        "{verbose}"
+    );
+    // --history-print says what of the earlier exchanges is shown (here their heads),
+    // --print what of the last (here its body).
+    let out =
+        String::from_utf8(ok(&["--follow", "--all", "-P", "h", "--print", "b", &url])).unwrap();
+    assert_eq!(
+        lines_starting(&out, "HTTP/"),
+        ["HTTP/1.1 302 Found"; 3],
+        "{out}"
+    );
+    let last_body = &out[out.find("\n\n{").unwrap() + 2..];
+    let reply: Value = serde_json::from_str(last_body).unwrap();
+    assert_eq!(reply["url"], format!("http://{base}/get"));
+    // Without --all only the last exchange is shown, as before.
+    let heads = String::from_utf8(ok(&["--follow", "--print", "h", &url])).unwrap();
+    assert_eq!(lines_starting(&heads, "HTTP/"), ["HTTP/1.1 200 OK"]);
+    // A digest challenge is an exchange too.
+    let heads = String::from_utf8(ok(&[
+        "--all",
+        "--print",
+        "h",
+        "-A",
+        "digest",
+        "-a",
+        "user:passwd",
+        &format!("{base}/digest-auth/auth/user/passwd"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        lines_starting(&heads, "HTTP/"),
+        ["HTTP/1.1 401 Unauthorized", "HTTP/1.1 200 OK"],
+        "{heads}"
+    );
+}
+
+#[test]
+fn file_uploads_are_streamed_with_their_length() {
+    let (_s, base) = httpbin();
+    let dir = tempfile::tempdir().unwrap();
+    // Over one read chunk (256 KiB), so the file goes in several pieces.
+    let text: String = (0..40_000).map(|i| format!("line {i}\n")).collect();
+    let file = dir.path().join("lines.txt");
+    std::fs::write(&file, &text).unwrap();
+
+    // Multipart: the server parses the framing around the streamed file exactly.
+    let upload = format!("doc@{}", file.display());
+    let reply = ok_json(&[&format!("{base}/post"), "name=x", &upload]);
+    assert_eq!(reply["files"]["doc"], text.as_str());
+    assert_eq!(reply["form"], json!({"name": "x"}));
+    let content_type = reply["headers"]["Content-Type"].as_str().unwrap();
+    let boundary = content_type
+        .strip_prefix("multipart/form-data; boundary=")
+        .unwrap();
+    let framing = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nx\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"lines.txt\"\r\nContent-Type: text/plain\r\n\r\n\
+         \r\n--{boundary}--\r\n"
+    );
+    assert_eq!(
+        reply["headers"]["Content-Length"],
+        (framing.len() + text.len()).to_string()
+    );
+    assert_eq!(reply["headers"].get("Transfer-Encoding"), None);
+
+    // `@file` and --body-file: the file is the body, typed by its extension.
+    let at_file = format!("@{}", file.display());
+    let reply = ok_json(&[&format!("{base}/post"), &at_file]);
+    assert_eq!(reply["data"], text.as_str());
+    assert_eq!(reply["headers"]["Content-Length"], text.len().to_string());
+    assert_eq!(reply["headers"]["Content-Type"], "text/plain");
+    // The same over h2c: the stream goes in DATA frames under flow control.
+    let reply = ok_json(&["--http2", &format!("{base}/post"), &at_file]);
+    assert_eq!(reply["data"], text.as_str());
+    assert_eq!(reply["headers"]["Content-Length"], text.len().to_string());
+    let reply = ok_json(&[
+        "PUT",
+        &format!("{base}/put"),
+        "--body-file",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(reply["data"], text.as_str());
+
+    // A 307 repeats the request: the file is read again from the start.
+    let reply = ok_json(&[
+        "--follow",
+        &format!("{base}/redirect-to"),
+        "url==/post",
+        "status_code==307",
+        &at_file,
+    ]);
+    assert_eq!(reply["data"], text.as_str());
+
+    // A missing file is reported before anything is sent.
+    let out = run(&[&format!("{base}/post"), "@/nonexistent/x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with("netkit: cannot read /nonexistent/x: "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What [`byte_sink`] saw of one request.
+struct Sunk {
+    head: String,
+    bytes: u64,
+    xxh3: u64,
+}
+
+/// A one-request HTTP/1.1 server that reads a Content-Length body, counting and hashing
+/// it without keeping it, and answers `{"bytes": N}`.
+fn byte_sink() -> (String, std::thread::JoinHandle<Sunk>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let length: u64 = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().unwrap())
+            })
+            .unwrap_or_else(|| panic!("no Content-Length in {head}"));
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut bytes = 0u64;
+        while bytes < length {
+            let want = buffer.len().min((length - bytes) as usize);
+            let n = reader.read(&mut buffer[..want]).unwrap();
+            assert!(n > 0, "the body ended after {bytes} of {length} bytes");
+            hasher.update(&buffer[..n]);
+            bytes += n as u64;
+        }
+        let answer = format!("{{\"bytes\": {bytes}}}");
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+            answer.len()
+        )
+        .unwrap();
+        Sunk {
+            head,
+            bytes,
+            xxh3: hasher.digest(),
+        }
+    });
+    (addr, handle)
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[test]
+fn a_2_gib_upload_runs_in_flat_memory() {
+    const SIZE: u64 = 2 << 30;
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    // Sparse: it costs no disk. A few marks make the content not all zeros.
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(SIZE).unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        for (offset, mark) in [
+            (0, &b"start"[..]),
+            (SIZE / 2 + 3, b"middle"),
+            (SIZE - 3, b"end"),
+        ] {
+            file.write_all_at(mark, offset).unwrap();
+        }
+    }
+    drop(file);
+    let (addr, sink) = byte_sink();
+    let mut child = std::process::Command::new(NETKIT)
+        .args(["http", "POST", &format!("{addr}/upload")])
+        .arg(format!("@{}", big.display()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // VmHWM only grows, so its last reading before the exit is the peak (give or take
+    // the last few milliseconds).
+    let mut peak_kib = 0;
+    let mut readings = 0;
+    while child.try_wait().unwrap().is_none() {
+        if let Some(kib) = vm_hwm_kib(child.id()) {
+            peak_kib = peak_kib.max(kib);
+            readings += 1;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sunk = sink.join().unwrap();
+    assert_eq!(sunk.bytes, SIZE);
+    assert!(
+        sunk.head.starts_with("POST /upload HTTP/1.1\r\n"),
+        "{}",
+        sunk.head
+    );
+    assert!(
+        sunk.head.contains(&format!("content-length: {SIZE}\r\n")),
+        "{}",
+        sunk.head
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        json!({"bytes": SIZE})
+    );
+    // The bytes are the file's, in order: hash the file the same way.
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut reader = std::fs::File::open(&big).unwrap();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut reader, &mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    assert_eq!(sunk.xxh3, hasher.digest());
+    assert!(readings > 0, "no reading of VmHWM");
+    assert!(
+        peak_kib < 64 * 1024,
+        "peak RSS {peak_kib} KiB for a 2 GiB upload"
+    );
 }

@@ -10,8 +10,10 @@ pub const AFTER_HELP: &str = "Items:
   Header:value     request header (Header: alone removes a default header)
   name==value      URL query parameter
   field=value      JSON string field (a form field with --form)
-  field:=json      raw JSON field: n:=3 list:='[1,2]' ok:=true
-  field@path       file upload (multipart/form-data)
+  field:=json      raw JSON field: n:=3 list:='[1,2]' ok:=true (keys keep the typed order)
+  a[b]=x a[l][]=y  nested JSON fields: {\"a\":{\"b\":\"x\",\"l\":[\"y\"]}}
+  field@path       file upload (multipart/form-data), streamed from disk
+  @path            the file is the whole body, streamed from disk
 
 METHOD is GET, or POST when there are fields. URL may leave out http:// and localhost:
 :8080/get is http://localhost:8080/get. On a terminal JSON is indented and coloured and
@@ -24,6 +26,8 @@ Examples:
   netkit http -v --http2 https://localhost:8443/get --cacert certs/ca.pem
   netkit http --auth user:passwd --auth-type digest :8080/digest-auth/auth/user/passwd
   netkit http --follow :8080/redirect/3
+  netkit http --follow --all -P h :8080/redirect/3   # each hop's head, then the answer
+  netkit http POST :8080/upload @big.iso             # any size, in flat memory
   netkit http --session s.json :8080/cookies/set a==1 && netkit http --session s.json :8080/cookies
   netkit http -d :8080/bytes/1000000 -o data.bin
   netkit http --check-status :8080/status/404      # exit code 4";
@@ -54,6 +58,14 @@ pub struct HttpArgs {
     /// Most redirects to follow with --follow
     #[arg(long, value_name = "N", default_value_t = 30)]
     max_redirects: usize,
+    /// Show every exchange, not only the last: each redirect of --follow and a digest
+    /// challenge
+    #[arg(long)]
+    all: bool,
+    /// What to print of the exchanges before the last with --all, letters as --print
+    /// [default: as --print]
+    #[arg(short = 'P', long, value_name = "WHAT", requires = "all")]
+    history_print: Option<String>,
     /// Keep cookies, --auth and custom headers in this JSON file between runs
     #[arg(long, value_name = "PATH")]
     session: Option<PathBuf>,
@@ -135,6 +147,14 @@ pub fn run(args: HttpArgs, verbose: bool) -> Result<ExitCode, Failure> {
         (None, ..) if tty => output::PrintSpec::parse("hb").unwrap_or_default(),
         (None, ..) => output::PrintSpec::parse("b").unwrap_or_default(),
     };
+    let history_print = match &args.history_print {
+        Some(letters) => Some(output::PrintSpec::parse(letters).ok_or_else(|| {
+            usage(anyhow::anyhow!(
+                "--history-print {letters:?}: use the letters H, B, h and b"
+            ))
+        })?),
+        None => None,
+    };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let render = match args.pretty {
         Some(HttpPretty::All) => output::Render {
@@ -191,6 +211,8 @@ pub fn run(args: HttpArgs, verbose: bool) -> Result<ExitCode, Failure> {
         }),
         follow: args.follow,
         max_redirects: args.max_redirects,
+        all: args.all,
+        history_print,
         session: args.session,
         download: args.download,
         output: args.output,

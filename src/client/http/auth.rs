@@ -101,20 +101,7 @@ impl Auth {
         let algorithm_name = get("algorithm").unwrap_or("MD5");
         let algorithm = Algorithm::from_name(algorithm_name)
             .ok_or_else(|| AuthError::Algorithm(algorithm_name.to_string()))?;
-        // qop is a list the server offers: prefer auth, else auth-int.
-        let qop = match get("qop") {
-            None => None,
-            Some(offered) => {
-                let options: Vec<&str> = offered.split(',').map(str::trim).collect();
-                if options.contains(&"auth") {
-                    Some("auth")
-                } else if options.contains(&"auth-int") {
-                    Some("auth-int")
-                } else {
-                    return Err(AuthError::Qop(offered.to_string()));
-                }
-            }
-        };
+        let qop = chosen_qop(get("qop"))?;
         let (user, password) = self.user_password();
         let nc = "00000001";
         let mut fields: Vec<(String, String)> = vec![
@@ -156,6 +143,33 @@ impl Auth {
     }
 }
 
+/// The qop to answer from the list a server offers: auth, else auth-int.
+fn chosen_qop(offered: Option<&str>) -> Result<Option<&'static str>, AuthError> {
+    let Some(offered) = offered else {
+        return Ok(None);
+    };
+    let options: Vec<&str> = offered.split(',').map(str::trim).collect();
+    if options.contains(&"auth") {
+        Ok(Some("auth"))
+    } else if options.contains(&"auth-int") {
+        Ok(Some("auth-int"))
+    } else {
+        Err(AuthError::Qop(offered.to_string()))
+    }
+}
+
+/// Whether the answer to this Digest challenge hashes the request body (qop=auth-int
+/// only), so the caller reads a streamed body just when it must.
+pub fn digest_hashes_body(challenge: &str) -> bool {
+    parse_authorization(challenge).is_some_and(|params| {
+        let offered = params
+            .iter()
+            .find(|(k, _)| k == "qop")
+            .map(|(_, v)| v.as_str());
+        chosen_qop(offered) == Ok(Some("auth-int"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +184,15 @@ mod tests {
             Auth::new(AuthType::Basic, "user"),
             Err(AuthError::NoPassword("basic"))
         );
+    }
+
+    #[test]
+    fn only_auth_int_hashes_the_body() {
+        let challenge = |qop: &str| format!(r#"Digest realm="r", nonce="n", qop="{qop}""#);
+        assert!(digest_hashes_body(&challenge("auth-int")));
+        assert!(!digest_hashes_body(&challenge("auth,auth-int")));
+        assert!(!digest_hashes_body(&challenge("auth")));
+        assert!(!digest_hashes_body(r#"Digest realm="r", nonce="n""#));
     }
 
     #[test]

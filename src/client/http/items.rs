@@ -1,7 +1,10 @@
 //! The request items of `netkit http`, as httpie reads them: `Header:value`,
-//! `name==query`, `field=string`, `field:=json` and `field@file`. Pure: strings in, a
-//! [`RequestSpec`] out; no files are read and nothing is sent here.
+//! `name==query`, `field=string`, `field:=json`, `field@file` and `@file` (the whole
+//! body). Pure: strings in, a [`RequestSpec`] out; no files are read and nothing is sent
+//! here. JSON fields keep the order they were typed in ([`Json`]).
 
+use super::ordered_json::Json;
+use indexmap::IndexMap;
 use std::path::PathBuf;
 
 /// One parsed item of the command line.
@@ -14,16 +17,15 @@ pub enum Item {
     /// `name=value`: a JSON string field, or a form field with `--form`.
     Data { name: String, value: String },
     /// `name:=json`: a raw JSON field (not allowed with `--form`).
-    Json {
-        name: String,
-        value: serde_json::Value,
-    },
+    Json { name: String, value: Json },
     /// `name@path[;type=mime]`: a file uploaded as multipart/form-data.
     File {
         name: String,
         path: PathBuf,
         mime: Option<String>,
     },
+    /// `@path`: the file is the whole body, as httpie's `http POST URL @data.xml`.
+    BodyFile { path: PathBuf },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,8 +44,12 @@ pub enum ItemError {
     JsonInForm(String),
     #[error("{0:?}: files (@) cannot be sent with a raw body")]
     FileWithRawBody(String),
-    #[error("data fields cannot be sent with a raw body (--raw/--body-file)")]
+    #[error("data fields cannot be sent with a raw body (--raw, --body-file or @file)")]
     DataWithRawBody,
+    #[error("{0:?}: only one raw body can be sent (--raw, --body-file or one @file)")]
+    TwoRawBodies(String),
+    #[error("{name:?}: {reason}")]
+    Nesting { name: String, reason: String },
 }
 
 /// The separators in the order they are tried at one position: longest first, so that
@@ -64,6 +70,11 @@ pub fn parse_item(text: &str) -> Result<Item, ItemError> {
         .ok_or_else(|| ItemError::NoSeparator(text.to_string()))?;
     let name = &text[..at];
     let value = &text[at + separator.len()..];
+    if name.is_empty() && separator == "@" && !value.is_empty() {
+        return Ok(Item::BodyFile {
+            path: PathBuf::from(value),
+        });
+    }
     if name.is_empty() {
         return Err(ItemError::EmptyName(text.to_string()));
     }
@@ -84,7 +95,7 @@ pub fn parse_item(text: &str) -> Result<Item, ItemError> {
         "==" => Item::Query { name, value },
         "=" => Item::Data { name, value },
         ":=" => Item::Json {
-            value: serde_json::from_str(&value).map_err(|e| ItemError::BadJson {
+            value: Json::parse(&value).map_err(|e| ItemError::BadJson {
                 item: text.to_string(),
                 reason: e.to_string(),
             })?,
@@ -109,8 +120,9 @@ pub fn parse_item(text: &str) -> Result<Item, ItemError> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum BodySpec {
     None,
-    /// A JSON object of the data and raw JSON fields, in command-line order.
-    Json(serde_json::Map<String, serde_json::Value>),
+    /// The data and raw JSON fields in command-line order: an object, or an array when
+    /// the names start with `[` (httpie's top-level arrays).
+    Json(Json),
     /// `application/x-www-form-urlencoded` fields.
     Form(Vec<(String, String)>),
     /// `multipart/form-data`: the fields, then the files.
@@ -118,7 +130,7 @@ pub enum BodySpec {
         fields: Vec<(String, String)>,
         files: Vec<FilePart>,
     },
-    /// `--raw TEXT` or `--body-file PATH` (read by the runner).
+    /// `--raw TEXT`, or `--body-file PATH` and `@PATH` (streamed by the runner).
     Raw(RawBody),
 }
 
@@ -151,19 +163,17 @@ pub fn build(
     method: Option<&str>,
     items: &[Item],
     form: bool,
-    raw: Option<RawBody>,
+    mut raw: Option<RawBody>,
 ) -> Result<RequestSpec, ItemError> {
     let mut headers = Vec::new();
     let mut query = Vec::new();
-    let mut fields: Vec<(String, serde_json::Value)> = Vec::new();
+    let mut fields: Vec<(String, Json)> = Vec::new();
     let mut files = Vec::new();
     for item in items {
         match item {
             Item::Header { name, value } => headers.push((name.clone(), value.clone())),
             Item::Query { name, value } => query.push((name.clone(), value.clone())),
-            Item::Data { name, value } => {
-                fields.push((name.clone(), serde_json::Value::String(value.clone())))
-            }
+            Item::Data { name, value } => fields.push((name.clone(), Json::String(value.clone()))),
             Item::Json { name, value } => {
                 if form || !files.is_empty() {
                     return Err(ItemError::JsonInForm(format!("{name}:={value}")));
@@ -186,6 +196,16 @@ pub fn build(
                     mime: mime.clone(),
                 })
             }
+            Item::BodyFile { path } => {
+                let item = format!("@{}", path.display());
+                if raw.is_some() {
+                    return Err(ItemError::TwoRawBodies(item));
+                }
+                if !files.is_empty() {
+                    return Err(ItemError::FileWithRawBody(item));
+                }
+                raw = Some(RawBody::File(path.clone()));
+            }
         }
     }
     let body = if let Some(raw) = raw {
@@ -203,8 +223,7 @@ pub fn build(
     } else if form {
         BodySpec::Form(string_fields(fields))
     } else {
-        // A repeated name keeps the last value, as httpie does for JSON.
-        BodySpec::Json(fields.into_iter().collect())
+        BodySpec::Json(nest(fields)?)
     };
     let method = match method {
         Some(m) => m.to_ascii_uppercase(),
@@ -219,11 +238,138 @@ pub fn build(
     })
 }
 
-fn string_fields(fields: Vec<(String, serde_json::Value)>) -> Vec<(String, String)> {
+/// One step of a nested field name (httpie's `a[b][]`, `a[0]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+    Append,
+}
+
+/// The steps of a field name: `a` → `[a]`; `a[b][]` → `[a, b, append]`; `[0][x]` (no
+/// first key: a top-level array) → `[0, x]`. A name that is not well bracketed is a
+/// plain key, as it is written.
+fn steps(name: &str) -> Vec<Step> {
+    let plain = || vec![Step::Key(name.to_string())];
+    let Some(open) = name.find('[') else {
+        return plain();
+    };
+    let mut out = Vec::new();
+    if open > 0 {
+        out.push(Step::Key(name[..open].to_string()));
+    }
+    let mut rest = &name[open..];
+    while !rest.is_empty() {
+        let Some(inner) = rest.strip_prefix('[') else {
+            return plain();
+        };
+        let Some(close) = inner.find(']') else {
+            return plain();
+        };
+        let key = &inner[..close];
+        out.push(if key.is_empty() {
+            Step::Append
+        } else if key.bytes().all(|b| b.is_ascii_digit()) {
+            match key.parse() {
+                Ok(index) => Step::Index(index),
+                Err(_) => return plain(),
+            }
+        } else {
+            Step::Key(key.to_string())
+        });
+        rest = &inner[close + 1..];
+    }
+    out
+}
+
+/// Largest array index a nested name may use: `a[1000000000]` would fill memory with
+/// nulls before it.
+const MAX_INDEX: usize = 10_000;
+
+/// Builds the JSON body from the fields, nesting bracketed names as httpie does:
+/// `a[b]=1 a[c][]=2` → `{"a":{"b":"1","c":["2"]}}`. Keys keep the order they first
+/// appear in; a repeated name keeps its place and takes the last value.
+fn nest(fields: Vec<(String, Json)>) -> Result<Json, ItemError> {
+    let mut root: Option<Json> = None;
+    for (name, value) in fields {
+        let steps = steps(&name);
+        let fresh = match steps.first() {
+            Some(Step::Key(_)) => Json::Object(IndexMap::new()),
+            _ => Json::Array(Vec::new()),
+        };
+        let root = root.get_or_insert(fresh);
+        insert(root, &steps, value).map_err(|reason| ItemError::Nesting {
+            name: name.clone(),
+            reason,
+        })?;
+    }
+    Ok(root.unwrap_or_else(|| Json::Object(IndexMap::new())))
+}
+
+fn kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// Puts `value` at `steps` under `target`, making the objects and arrays on the way.
+fn insert(target: &mut Json, steps: &[Step], value: Json) -> Result<(), String> {
+    let Some((step, rest)) = steps.split_first() else {
+        *target = value;
+        return Ok(());
+    };
+    // A place made on the way (null) becomes what the step needs.
+    if *target == Json::Null {
+        *target = match step {
+            Step::Key(_) => Json::Object(IndexMap::new()),
+            _ => Json::Array(Vec::new()),
+        };
+    }
+    match (step, target) {
+        (Step::Key(key), Json::Object(map)) => {
+            let slot = map.entry(key.clone()).or_insert(Json::Null);
+            if rest.is_empty() {
+                *slot = value;
+                Ok(())
+            } else {
+                insert(slot, rest, value)
+            }
+        }
+        (Step::Append, Json::Array(items)) => {
+            items.push(Json::Null);
+            let last = items.len() - 1;
+            insert(&mut items[last], rest, value)
+        }
+        (Step::Index(index), Json::Array(items)) => {
+            if *index > MAX_INDEX {
+                return Err(format!("index {index} is over {MAX_INDEX}"));
+            }
+            if items.len() <= *index {
+                items.resize(index + 1, Json::Null);
+            }
+            insert(&mut items[*index], rest, value)
+        }
+        (Step::Key(key), other) => Err(format!(
+            "cannot set key {key:?}: the place is {} already",
+            kind(other)
+        )),
+        (_, other) => Err(format!(
+            "cannot use it as an array: the place is {} already",
+            kind(other)
+        )),
+    }
+}
+
+fn string_fields(fields: Vec<(String, Json)>) -> Vec<(String, String)> {
     fields
         .into_iter()
         .map(|(name, value)| match value {
-            serde_json::Value::String(s) => (name, s),
+            Json::String(s) => (name, s),
             other => (name, other.to_string()),
         })
         .collect()
@@ -275,7 +421,6 @@ pub fn complete_url(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn item(text: &str) -> Item {
         parse_item(text).unwrap()
@@ -315,7 +460,7 @@ mod tests {
             item("list:=[1,2]"),
             Item::Json {
                 name: "list".into(),
-                value: json!([1, 2])
+                value: Json::parse("[1,2]").unwrap()
             }
         );
         assert_eq!(
@@ -379,10 +524,10 @@ mod tests {
             .collect();
         let spec = build(None, &items, false, None).unwrap();
         assert_eq!(spec.method, "POST");
-        assert_eq!(
-            spec.body,
-            BodySpec::Json(json!({"name": "x", "n": 3}).as_object().unwrap().clone())
-        );
+        let BodySpec::Json(object) = &spec.body else {
+            panic!("{:?}", spec.body)
+        };
+        assert_eq!(object.to_bytes(), br#"{"name":"x","n":3}"#);
         assert_eq!(spec.query, vec![("a".to_string(), "1".to_string())]);
         assert_eq!(spec.headers, vec![("X".to_string(), Some("y".to_string()))]);
 
@@ -406,6 +551,99 @@ mod tests {
         ));
         let spec = build(None, &[], false, Some(RawBody::Text("x".into()))).unwrap();
         assert_eq!(spec.method, "POST");
+    }
+
+    #[test]
+    fn json_fields_keep_the_typed_order() {
+        let items: Vec<Item> = ["z=1", "a:=2", "m:={\"y\":1,\"b\":[2]}", "z=again"]
+            .iter()
+            .map(|t| item(t))
+            .collect();
+        let BodySpec::Json(object) = build(None, &items, false, None).unwrap().body else {
+            panic!("not JSON")
+        };
+        // A repeated name keeps its first place and its last value, as in httpie.
+        assert_eq!(
+            object.to_bytes(),
+            br#"{"z":"again","a":2,"m":{"y":1,"b":[2]}}"#
+        );
+    }
+
+    fn nested(texts: &[&str]) -> Result<String, ItemError> {
+        let items: Vec<Item> = texts.iter().map(|t| item(t)).collect();
+        match build(None, &items, false, None)?.body {
+            BodySpec::Json(json) => Ok(String::from_utf8(json.to_bytes()).unwrap()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn nested_names_build_objects_and_arrays_in_order() {
+        assert_eq!(
+            nested(&["z[y]=1", "a:=0", "z[b][]:=2", "z[b][]=3", "z[y]=4"]).unwrap(),
+            r#"{"z":{"y":"4","b":[2,"3"]},"a":0}"#
+        );
+        assert_eq!(
+            nested(&["l[2]=c", "l[0][k]=a"]).unwrap(),
+            r#"{"l":[{"k":"a"},null,"c"]}"#
+        );
+        // No first key: a top-level array.
+        assert_eq!(
+            nested(&["[]:=1", "[]=two", "[3][t]=x"]).unwrap(),
+            r#"[1,"two",null,{"t":"x"}]"#
+        );
+        // Not well bracketed: a plain key.
+        assert_eq!(
+            nested(&["a[b=1", "c]d=2", "e[f]g=3"]).unwrap(),
+            r#"{"a[b":"1","c]d":"2","e[f]g":"3"}"#
+        );
+        // Clashes are errors, not silent overwrites.
+        for clash in [
+            &["a=1", "a[b]=2"][..],
+            &["a[]=1", "a[b]=2"],
+            &["a[b]=1", "a[]=2"],
+            &["x=1", "[]=2"],
+            &["a[100000]=1"],
+        ] {
+            assert!(
+                matches!(nested(clash), Err(ItemError::Nesting { .. })),
+                "{clash:?}"
+            );
+        }
+        // Forms keep names as they are.
+        let spec = build(None, &[item("a[b]=1")], true, None).unwrap();
+        assert_eq!(spec.body, BodySpec::Form(vec![("a[b]".into(), "1".into())]));
+    }
+
+    #[test]
+    fn a_file_as_the_whole_body() {
+        assert_eq!(
+            item("@data.xml"),
+            Item::BodyFile {
+                path: "data.xml".into()
+            }
+        );
+        assert!(matches!(parse_item("@"), Err(ItemError::EmptyName(_))));
+        let spec = build(None, &[item("@big"), item("X:1")], false, None).unwrap();
+        assert_eq!(spec.method, "POST");
+        assert_eq!(spec.body, BodySpec::Raw(RawBody::File("big".into())));
+        assert!(matches!(
+            build(None, &[item("@a"), item("@b")], false, None),
+            Err(ItemError::TwoRawBodies(_))
+        ));
+        assert!(matches!(
+            build(None, &[item("@a"), item("n=1")], false, None),
+            Err(ItemError::DataWithRawBody)
+        ));
+        assert!(matches!(
+            build(None, &[item("f@a"), item("@b")], false, None),
+            Err(ItemError::FileWithRawBody(_))
+        ));
+        let text = Some(RawBody::Text("x".into()));
+        assert!(matches!(
+            build(None, &[item("@b")], false, text),
+            Err(ItemError::TwoRawBodies(_))
+        ));
     }
 
     #[test]

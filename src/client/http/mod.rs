@@ -1,16 +1,20 @@
 //! `netkit http`: an httpie-style HTTP client on hyper (HTTP/1.1, h2 over TLS by ALPN,
 //! h2c) and rustls. Items make the request ([`items`]); this module sends it, follows
 //! redirects, answers auth challenges, keeps cookies, decodes the body ([`decode`]) and
-//! shows it ([`output`]) or saves it (`--download`).
+//! shows it ([`output`]) or saves it (`--download`). Uploaded files are streamed from
+//! disk ([`body`]), never held whole in memory.
 
 pub mod auth;
+pub mod body;
 pub mod decode;
 pub mod items;
+pub mod ordered_json;
 pub mod output;
 pub mod session;
 pub mod transport;
 
 use self::auth::{Auth, AuthType};
+use self::body::RequestBody;
 use self::items::{BodySpec, RawBody, RequestSpec};
 use self::output::{PrintSpec, Render};
 use self::session::Session;
@@ -18,7 +22,7 @@ use self::transport::TlsOptions;
 use crate::client::ClientError;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::{Bytes, Incoming};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -111,6 +115,10 @@ pub struct HttpOptions {
     pub auth_type: Option<AuthType>,
     pub follow: bool,
     pub max_redirects: usize,
+    /// `--all`: also show the exchanges before the last (redirects, digest challenges).
+    pub all: bool,
+    /// What to print of those exchanges (`--history-print`); `None`: as `print`.
+    pub history_print: Option<PrintSpec>,
     pub session: Option<PathBuf>,
     pub download: bool,
     pub output: Option<PathBuf>,
@@ -121,7 +129,7 @@ pub struct HttpOptions {
     pub render: Render,
     /// Cap on the in-memory response body, before and after decoding.
     pub max_body: usize,
-    /// Show a progress bar for downloads (stderr is a terminal).
+    /// Show a progress bar for downloads and file uploads (stderr is a terminal).
     pub progress: bool,
 }
 
@@ -148,7 +156,7 @@ struct Prepared {
     method: Method,
     url: url::Url,
     headers: HeaderMap,
-    body: Bytes,
+    body: RequestBody,
 }
 
 /// Runs the whole command: build the request, send it (following redirects with
@@ -184,7 +192,7 @@ pub async fn run(options: HttpOptions) -> Result<Outcome, HttpError> {
             .transpose()?,
         (None, None) => None,
     };
-    let (content_type, body) = body_bytes(&spec.body).await?;
+    let (content_type, body) = request_body(&spec.body)?;
     let headers = request_headers(&spec, &session, content_type.as_deref(), &options)?;
     let method = Method::from_bytes(spec.method.as_bytes())
         .map_err(|_| HttpError::Usage(format!("{:?} is not an HTTP method", spec.method)))?;
@@ -232,43 +240,22 @@ pub async fn run(options: HttpOptions) -> Result<Outcome, HttpError> {
                         reason: "redirect to a scheme other than http/https".into(),
                     });
                 }
+                if options.all {
+                    show_intermediate(&sent, exchange, &options).await?;
+                }
                 request = redirected(request, status, next);
             }
             _ => break (sent, exchange),
         }
     };
 
-    let mut stdout = std::io::stdout().lock();
-    let out = |stdout: &mut std::io::StdoutLock<'_>, bytes: &[u8]| {
-        stdout.write_all(bytes).map_err(HttpError::Output)
-    };
     let print = options.print;
     let color = options.render.color;
-    if print.request_headers {
-        let text = output::request_head(
-            sent.method.as_str(),
-            &sent.target,
-            exchange.version,
-            &sent.headers,
-            color,
-        );
-        out(&mut stdout, text.as_bytes())?;
-        out(&mut stdout, b"\n")?;
-    }
-    if print.request_body && !sent.body.is_empty() {
-        let shown = output::body(&sent.body, content_type.as_deref(), options.render);
-        out(&mut stdout, &shown)?;
-        // One blank line between the request body and what follows.
-        let gap: &[u8] = if shown.ends_with(b"\n") {
-            b"\n"
-        } else {
-            b"\n\n"
-        };
-        out(&mut stdout, gap)?;
-    }
+    let mut shown = Vec::new();
+    show_request(&mut shown, &sent, exchange.version, print, options.render);
+    write_stdout(&shown)?;
     let response = exchange.response;
     let status = response.status();
-    let url_text = sent.url.to_string();
     if options.download && status.is_success() {
         if print.response_headers {
             // The data goes to a file; the headers to stderr, as httpie does.
@@ -281,35 +268,18 @@ pub async fn run(options: HttpOptions) -> Result<Outcome, HttpError> {
         let headers = response.headers().clone();
         if print.response_headers {
             let text = output::response_head(exchange.version, status, &headers, color);
-            out(&mut stdout, text.as_bytes())?;
-            out(&mut stdout, b"\n")?;
+            write_stdout(text.as_bytes())?;
+            write_stdout(b"\n")?;
         }
         if print.response_body {
-            let raw = read_body(response.into_body(), &url_text, &options).await?;
-            let decoded = match headers
-                .get(header::CONTENT_ENCODING)
-                .and_then(|v| v.to_str().ok())
-            {
-                Some(coding) => {
-                    decode::decode(coding, raw, options.max_body).map_err(|source| {
-                        HttpError::Decode {
-                            url: url_text.clone(),
-                            source,
-                        }
-                    })?
-                }
-                None => raw,
-            };
+            let decoded = read_decoded(response, &sent.url, &options).await?;
             let content_type = headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
-            out(
-                &mut stdout,
-                &output::body(&decoded, content_type, options.render),
-            )?;
+            write_stdout(&output::body(&decoded, content_type, options.render))?;
         }
     }
-    stdout.flush().map_err(HttpError::Output)?;
+    std::io::stdout().flush().map_err(HttpError::Output)?;
     if let Some(path) = &options.session {
         if let Some(auth) = &auth {
             session.auth = Some(session::SavedAuth {
@@ -331,6 +301,125 @@ pub async fn run(options: HttpOptions) -> Result<Outcome, HttpError> {
         session.save(path)?;
     }
     Ok(Outcome { status })
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), HttpError> {
+    std::io::stdout()
+        .lock()
+        .write_all(bytes)
+        .map_err(HttpError::Output)
+}
+
+/// The blank line that ends a shown body: one more newline, or two when the body did
+/// not end its last line.
+fn body_gap(shown: &[u8]) -> &'static [u8] {
+    if shown.ends_with(b"\n") {
+        b"\n"
+    } else {
+        b"\n\n"
+    }
+}
+
+/// Appends to `out` what `print` asks of the request as it was sent: its head, then its
+/// body (files read only when small, see [`RequestBody::shown`]).
+fn show_request(
+    out: &mut Vec<u8>,
+    sent: &Sent,
+    version: http::Version,
+    print: PrintSpec,
+    render: Render,
+) {
+    if print.request_headers {
+        let text = output::request_head(
+            sent.method.as_str(),
+            &sent.target,
+            version,
+            &sent.headers,
+            render.color,
+        );
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'\n');
+    }
+    if print.request_body && !sent.body.is_empty() {
+        let content_type = sent
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let shown = output::body(&sent.body.shown(), content_type, render);
+        out.extend_from_slice(&shown);
+        out.extend_from_slice(body_gap(&shown));
+    }
+}
+
+/// `--all`: shows an exchange before the last one (a redirect, a digest challenge) as
+/// `--history-print` says, on stdout (stderr with --download, whose data goes to a file).
+async fn show_intermediate(
+    sent: &Sent,
+    exchange: transport::Exchange,
+    options: &HttpOptions,
+) -> Result<(), HttpError> {
+    let print = options.history_print.unwrap_or(options.print);
+    let render = if options.download {
+        Render {
+            pretty: options.render.pretty,
+            color: false,
+        }
+    } else {
+        options.render
+    };
+    let mut shown = Vec::new();
+    show_request(&mut shown, sent, exchange.version, print, render);
+    let response = exchange.response;
+    let headers = response.headers().clone();
+    if print.response_headers {
+        let text =
+            output::response_head(exchange.version, response.status(), &headers, render.color);
+        shown.extend_from_slice(text.as_bytes());
+        shown.push(b'\n');
+    }
+    if print.response_body {
+        let decoded = read_decoded(response, &sent.url, options).await?;
+        if !decoded.is_empty() {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            let body = output::body(&decoded, content_type, render);
+            shown.extend_from_slice(&body);
+            shown.extend_from_slice(body_gap(&body));
+        }
+    }
+    if options.download {
+        std::io::stderr()
+            .lock()
+            .write_all(&shown)
+            .map_err(HttpError::Output)
+    } else {
+        write_stdout(&shown)
+    }
+}
+
+/// The response body, read under `--max-body` and decoded per Content-Encoding.
+async fn read_decoded(
+    response: hyper::Response<Incoming>,
+    url: &url::Url,
+    options: &HttpOptions,
+) -> Result<Vec<u8>, HttpError> {
+    let url_text = url.to_string();
+    let coding = response
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let raw = read_body(response.into_body(), &url_text, options).await?;
+    match coding {
+        Some(coding) => {
+            decode::decode(&coding, raw, options.max_body).map_err(|source| HttpError::Decode {
+                url: url_text,
+                source,
+            })
+        }
+        None => Ok(raw),
+    }
 }
 
 /// The URL completed as httpie does (`:8080/get`), checked to be http(s).
@@ -375,7 +464,7 @@ fn redirected(mut request: Prepared, status: StatusCode, next: url::Url) -> Prep
     };
     if to_get {
         request.method = Method::GET;
-        request.body = Bytes::new();
+        request.body = RequestBody::empty();
         request.headers.remove(header::CONTENT_TYPE);
         request.headers.remove(header::CONTENT_LENGTH);
     }
@@ -393,7 +482,7 @@ struct Sent {
     url: url::Url,
     target: String,
     headers: HeaderMap,
-    body: Bytes,
+    body: RequestBody,
 }
 
 /// Sends `request`, with the session's cookies, and answers one Digest challenge.
@@ -427,6 +516,7 @@ async fn send_with_auth(
         }
         let (sent, exchange) = send_once(request, headers, tls, options).await?;
         store_cookies(session, &request.url, exchange.response.headers());
+        let status = exchange.response.status();
         let challenge = exchange
             .response
             .headers()
@@ -438,16 +528,25 @@ async fn send_with_auth(
         match (auth, challenge) {
             (Some(auth), Some(challenge))
                 if auth.kind == AuthType::Digest
-                    && exchange.response.status() == StatusCode::UNAUTHORIZED
+                    && status == StatusCode::UNAUTHORIZED
                     && !answered_challenge =>
             {
                 answered_challenge = true;
+                if options.all {
+                    show_intermediate(&sent, exchange, options).await?;
+                }
                 let cnonce = random_hex(8);
+                // Only qop=auth-int hashes the body: read it (under --max-body) then.
+                let body = if auth::digest_hashes_body(&challenge) {
+                    request.body.read_all(options.max_body).await?
+                } else {
+                    Vec::new()
+                };
                 authorization = Some(auth.digest_answer(
                     &challenge,
                     request.method.as_str(),
                     &sent.target,
-                    &request.body,
+                    &body,
                     &cnonce,
                 )?);
             }
@@ -496,11 +595,10 @@ async fn send_once(
         None => url.path().to_string(),
     };
     let use_tls = if needs_tls(url) { tls } else { None };
-    if !request.body.is_empty() {
-        headers.insert(
-            header::CONTENT_LENGTH,
-            HeaderValue::from(request.body.len()),
-        );
+    // A body whose size is known says so up front (some servers need it); one with a
+    // pipe in it goes chunked.
+    if let Some(len) = request.body.len().filter(|len| *len > 0) {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
     // Headers removed with `Name:` are marked by an empty value: drop them now.
     let removed: Vec<HeaderName> = headers
@@ -524,8 +622,11 @@ async fn send_once(
     if let Some(map) = builder.headers_mut() {
         *map = headers.clone();
     }
+    let bar =
+        (options.progress && request.body.has_files()).then(|| progress_bar(request.body.len()));
+    let uploaded = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let http_request = builder
-        .body(Full::new(request.body.clone()))
+        .body(request.body.to_wire(bar.clone(), uploaded.clone()))
         .map_err(|e| HttpError::Usage(e.to_string()))?;
     let h2c = options.http2 && !needs_tls(url);
     let exchange = transport::send(
@@ -535,8 +636,13 @@ async fn send_once(
         h2c,
         http_request,
         options.timeout,
+        &uploaded,
     )
-    .await?;
+    .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let exchange = exchange?;
     Ok((
         Sent {
             method: request.method.clone(),
@@ -608,49 +714,36 @@ fn request_headers(
     Ok(headers)
 }
 
-/// The body's bytes and content type; files are read here.
-async fn body_bytes(body: &BodySpec) -> Result<(Option<String>, Bytes), HttpError> {
-    let read = |path: &Path| {
-        let path = path.to_path_buf();
-        async move {
-            tokio::fs::read(&path)
-                .await
-                .map_err(|source| HttpError::ReadFile { path, source })
+/// The body and its content type. Files are only looked at here (their sizes, for
+/// Content-Length); they are read as the request is sent.
+fn request_body(body: &BodySpec) -> Result<(Option<String>, RequestBody), HttpError> {
+    let mut out = RequestBody::empty();
+    let content_type = match body {
+        BodySpec::None => None,
+        BodySpec::Json(json) => {
+            out.push_bytes(json.to_bytes());
+            Some("application/json".into())
         }
-    };
-    Ok(match body {
-        BodySpec::None => (None, Bytes::new()),
-        BodySpec::Json(map) => (
-            Some("application/json".into()),
-            Bytes::from(serde_json::to_vec(map).unwrap_or_default()),
-        ),
         BodySpec::Form(fields) => {
             let mut form = form_urlencoded::Serializer::new(String::new());
             for (name, value) in fields {
                 form.append_pair(name, value);
             }
-            (
-                Some("application/x-www-form-urlencoded; charset=utf-8".into()),
-                Bytes::from(form.finish()),
-            )
+            out.push_bytes(form.finish());
+            Some("application/x-www-form-urlencoded; charset=utf-8".into())
         }
         BodySpec::Multipart { fields, files } => {
+            // The framing is made here; each file goes between its head and the next.
             let boundary = random_hex(16);
-            let mut out = Vec::new();
             let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+            let mut framing = String::new();
             for (name, value) in fields {
-                out.extend_from_slice(
-                    format!(
-                        "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n",
-                        quote(name)
-                    )
-                    .as_bytes(),
-                );
-                out.extend_from_slice(value.as_bytes());
-                out.extend_from_slice(b"\r\n");
+                framing.push_str(&format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n",
+                    quote(name)
+                ));
             }
             for file in files {
-                let data = read(&file.path).await?;
                 let filename = file
                     .path
                     .file_name()
@@ -660,26 +753,51 @@ async fn body_bytes(body: &BodySpec) -> Result<(Option<String>, Bytes), HttpErro
                     .mime
                     .clone()
                     .unwrap_or_else(|| guess_mime(&filename).to_string());
-                out.extend_from_slice(
-                    format!(
-                        "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {mime}\r\n\r\n",
-                        quote(&file.name),
-                        quote(&filename)
-                    )
-                    .as_bytes(),
-                );
-                out.extend_from_slice(&data);
-                out.extend_from_slice(b"\r\n");
+                framing.push_str(&format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: {mime}\r\n\r\n",
+                    quote(&file.name),
+                    quote(&filename)
+                ));
+                out.push_bytes(std::mem::take(&mut framing));
+                out.push_file(&file.path)?;
+                framing.push_str("\r\n");
             }
-            out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-            (
-                Some(format!("multipart/form-data; boundary={boundary}")),
-                Bytes::from(out),
-            )
+            framing.push_str(&format!("--{boundary}--\r\n"));
+            out.push_bytes(framing);
+            Some(format!("multipart/form-data; boundary={boundary}"))
         }
-        BodySpec::Raw(RawBody::Text(text)) => (None, Bytes::from(text.clone())),
-        BodySpec::Raw(RawBody::File(path)) => (None, Bytes::from(read(path).await?)),
-    })
+        BodySpec::Raw(RawBody::Text(text)) => {
+            out.push_bytes(text.clone());
+            None
+        }
+        BodySpec::Raw(RawBody::File(path)) => {
+            out.push_file(path)?;
+            // Typed by its extension when that says something, as httpie does for @file.
+            let filename = path.file_name().map(|n| n.to_string_lossy().to_string());
+            filename
+                .map(|name| guess_mime(&name))
+                .filter(|mime| *mime != "application/octet-stream")
+                .map(str::to_string)
+        }
+    };
+    Ok((content_type, out))
+}
+
+/// A bar on stderr for a transfer of `len` bytes (a spinner when the size is unknown).
+fn progress_bar(len: Option<u64>) -> indicatif::ProgressBar {
+    let bar = match len {
+        Some(len) => indicatif::ProgressBar::new(len),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    if len.is_some() {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        ) {
+            bar.set_style(style);
+        }
+    }
+    bar
 }
 
 /// The content type of an uploaded file by its extension (httpie guesses too).
@@ -790,21 +908,7 @@ async fn download(
         }
     }
     let mut cleanup = Cleanup(Some(temp.clone()));
-    let bar = options.progress.then(|| {
-        let bar = match expected {
-            Some(len) => indicatif::ProgressBar::new(len),
-            None => indicatif::ProgressBar::new_spinner(),
-        };
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-        ) {
-            if expected.is_some() {
-                bar.set_style(style);
-            }
-        }
-        bar
-    });
+    let bar = options.progress.then(|| progress_bar(expected));
     let url_text = url.to_string();
     let mut body = response.into_body();
     let mut written = 0u64;
@@ -888,17 +992,21 @@ mod tests {
             method,
             url: url::Url::parse("http://a/x").unwrap(),
             headers: HeaderMap::new(),
-            body: Bytes::from_static(b"data"),
+            body: {
+                let mut body = RequestBody::empty();
+                body.push_bytes(&b"data"[..]);
+                body
+            },
         };
         let next = url::Url::parse("http://a/y").unwrap();
         let r = redirected(prepared(Method::POST), StatusCode::FOUND, next.clone());
-        assert_eq!((r.method, r.body.len()), (Method::GET, 0));
+        assert_eq!((r.method, r.body.len()), (Method::GET, Some(0)));
         let r = redirected(
             prepared(Method::POST),
             StatusCode::TEMPORARY_REDIRECT,
             next.clone(),
         );
-        assert_eq!((r.method, r.body.len()), (Method::POST, 4));
+        assert_eq!((r.method, r.body.len()), (Method::POST, Some(4)));
         let r = redirected(prepared(Method::PUT), StatusCode::SEE_OTHER, next);
         assert_eq!(r.method, Method::GET);
     }

@@ -1,17 +1,18 @@
 //! One HTTP exchange on a fresh connection: TCP or TLS (with ALPN) through
 //! [`crate::client::connect`], then hyper's HTTP/1.1 or HTTP/2 client on top.
 
+use super::body::WireBody;
 use super::HttpError;
 use crate::client::{connect, ClientTls};
 use crate::tls::{self, ClientTlsFiles};
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,14 +119,17 @@ pub struct Exchange {
 
 /// Connects to `addr` and sends `request`: HTTP/2 when TLS negotiated h2, or with
 /// `h2c` (prior knowledge) over plain TCP; HTTP/1.1 otherwise. Waits at most `timeout`
-/// for the connection and again for the response head.
+/// for the connection, and for the response head at most `timeout` after the body last
+/// moved: `uploaded` counts the body's bytes as they go, so a long upload that keeps
+/// flowing is not cut off.
 pub async fn send(
     addr: &str,
     authority: &str,
     tls: Option<&ClientTls>,
     h2c: bool,
-    mut request: Request<Full<Bytes>>,
+    mut request: Request<WireBody>,
     timeout: Duration,
+    uploaded: &AtomicU64,
 ) -> Result<Exchange, HttpError> {
     let stream = connect(addr, tls, timeout).await?;
     let negotiated_h2 = match &stream {
@@ -181,13 +185,23 @@ pub async fn send(
             sender.send_request(request).await.map_err(http_error)
         }
     };
-    let response =
-        tokio::time::timeout(timeout, pending)
-            .await
-            .map_err(|_| HttpError::Timeout {
-                url: url.clone(),
-                timeout,
-            })??;
+    let mut pending = std::pin::pin!(pending);
+    let mut seen = uploaded.load(Ordering::Relaxed);
+    let response = loop {
+        match tokio::time::timeout(timeout, &mut pending).await {
+            Ok(response) => break response?,
+            Err(_) => {
+                let now = uploaded.load(Ordering::Relaxed);
+                if now == seen {
+                    return Err(HttpError::Timeout {
+                        url: url.clone(),
+                        timeout,
+                    });
+                }
+                seen = now;
+            }
+        }
+    };
     Ok(Exchange {
         version: response.version(),
         request_headers,
