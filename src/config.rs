@@ -326,7 +326,6 @@ pub struct ServeArgs {
         requires = "handoff",
         help_heading = "Services"
     )]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub handoff_socket: Option<PathBuf>,
 
     #[command(flatten)]
@@ -337,16 +336,11 @@ pub struct ServeArgs {
     /// file PATH (crash-safe: a write is on disk before its reply), or
     /// redis://HOST:PORT[/DB] (shared by several instances) [default: memory]
     #[arg(long, value_name = "memory|PATH|redis://…", help_heading = "XML-RPC")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub kv_store: Option<String>,
 
     /// Largest XML-RPC request document, also after gunzip, e.g. 4MiB [default: 1MiB]
     #[arg(long, value_name = "SIZE", help_heading = "XML-RPC")]
-    #[serde(
-        default,
-        deserialize_with = "size_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "size_text")]
     pub max_xmlrpc_size: Option<String>,
 
     /// multiprocessing authkey for conn, rpc and handoff workers (the recipes use
@@ -357,21 +351,15 @@ pub struct ServeArgs {
         conflicts_with = "authkey_file",
         help_heading = "conn/rpc"
     )]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub authkey: Option<String>,
 
     /// Like --authkey, the key read from FILE (keeps it out of `ps`)
     #[arg(long, value_name = "FILE", help_heading = "conn/rpc")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub authkey_file: Option<PathBuf>,
 
     /// Largest conn/rpc/bulk frame accepted, e.g. 128MiB [default: 64MiB]
     #[arg(long, value_name = "SIZE", help_heading = "conn/rpc")]
-    #[serde(
-        default,
-        deserialize_with = "size_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "size_text")]
     pub max_frame: Option<String>,
 
     /// Require recipe 9's HMAC challenge on the echo service, with this shared key
@@ -381,70 +369,55 @@ pub struct ServeArgs {
         conflicts_with = "hmac_key_file",
         help_heading = "Echo"
     )]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hmac_key: Option<String>,
 
     /// Like --hmac-key, the key read from FILE (keeps it out of `ps`)
     #[arg(long, value_name = "FILE", help_heading = "Echo")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hmac_key_file: Option<PathBuf>,
 
     /// Hash for the HMAC challenge: md5 (the recipe's), sha1, sha256 (advised), sha384,
     /// sha512, sha3_256, sha3_384 [default: md5]
     #[arg(long, value_name = "DIGEST", help_heading = "Echo")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub hmac_digest: Option<String>,
 
     /// Server certificate chain (PEM); with --tls-key, TCP services speak TLS
     #[arg(long, value_name = "PEM", help_heading = "TLS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
 
     /// Private key of --tls-cert (PEM)
     #[arg(long, value_name = "PEM", help_heading = "TLS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
 
     /// Require client certificates signed by this CA (PEM)
     #[arg(long, value_name = "PEM", help_heading = "TLS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_client_ca: Option<PathBuf>,
 
     /// TCP services that speak TLS, comma-separated [default: all of them]
     #[arg(long, value_name = "SERVICE,...", help_heading = "TLS")]
-    #[serde(
-        default,
-        deserialize_with = "joined_list",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "joined_list")]
     pub tls: Option<String>,
 
     /// Connections each TCP service serves at once; more are accepted and closed
     /// [default: 50000]
     #[arg(long, value_name = "N", help_heading = "Limits")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<usize>,
 
     /// Seconds a connection may stay silent before it is closed [default: 300]
     #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<f64>,
 
     /// Seconds a client gets for the TLS and HMAC handshakes [default: 10]
     #[arg(long, value_name = "SECONDS", help_heading = "Limits")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub handshake_timeout: Option<f64>,
 
     /// Serve echo, conn, rpc and http from N worker processes that netkit starts and
     /// restarts; SIGHUP replaces them with a new generation without dropping a connection
     #[arg(long, value_name = "N", help_heading = "Operations")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub workers: Option<usize>,
 
     /// Seconds a client of --handoff or --workers may wait for a worker to take it
     /// (while none is connected or all are busy); then it is closed [default: 30]
     #[arg(long, value_name = "SECONDS", help_heading = "Operations")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub handoff_wait: Option<f64>,
 
     /// TOML file with the same keys as these flags (e.g. `echo = "127.0.0.1:20000"`,
@@ -455,14 +428,12 @@ pub struct ServeArgs {
 
     /// Seconds in-flight work gets to finish after SIGINT/SIGTERM [default: 10]
     #[arg(long, value_name = "SECONDS", help_heading = "Operations")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub grace: Option<f64>,
 
     /// Serve Prometheus metrics (GET /metrics) and a health check (GET /healthz: 200 ok,
     /// 503 draining once shutdown begins) over plain HTTP on ADDR; prints
     /// `netkit: metrics listening on http://HOST:PORT`
     #[arg(long, value_name = "ADDR", help_heading = "Operations")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<String>,
 }
 
@@ -472,55 +443,36 @@ pub struct ServeArgs {
 pub struct HttpArgs {
     /// Largest HTTP request body, e.g. 1MiB; larger ones get 413 [default: 16MiB]
     #[arg(long, value_name = "SIZE", help_heading = "HTTP")]
-    #[serde(
-        default,
-        deserialize_with = "size_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "size_text")]
     pub http_max_body: Option<String>,
 
     /// Longest /delay, /drip duration+delay, in seconds [default: 10]
     #[arg(long, value_name = "SECONDS", help_heading = "HTTP")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_max_delay: Option<f64>,
 
     /// Largest /bytes, /stream-bytes and /range size [default: 100KiB, httpbin's]
     #[arg(long, value_name = "SIZE", help_heading = "HTTP")]
-    #[serde(
-        default,
-        deserialize_with = "size_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "size_text")]
     pub http_max_bytes: Option<String>,
 
     /// Largest request head (request line + headers); larger ones get 431 [default: 64KiB]
     #[arg(long, value_name = "SIZE", help_heading = "HTTP")]
-    #[serde(
-        default,
-        deserialize_with = "size_text",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "size_text")]
     pub http_max_header_bytes: Option<String>,
 
     /// Most request headers; more get 431 [default: 100]
     #[arg(long, value_name = "N", help_heading = "HTTP")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_max_headers: Option<usize>,
 
     /// Seconds a client gets to send a request's headers (slowloris guard); also how long
     /// an idle keep-alive connection is kept waiting for its next request [default: 10]
     #[arg(long, value_name = "SECONDS", help_heading = "HTTP")]
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_header_timeout: Option<f64>,
 
     /// Hosts /redirect-to may send clients to, comma-separated, `*` for any; without it
     /// only same-host and relative targets are allowed (no open redirect)
     #[arg(long, value_name = "HOST,...", help_heading = "HTTP")]
-    #[serde(
-        default,
-        deserialize_with = "joined_list",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "joined_list")]
     pub http_allow_redirect: Option<String>,
 
     /// Decode request bodies sent with Content-Encoding gzip or deflate before echoing
@@ -629,6 +581,7 @@ impl ServeArgs {
             return Ok(self.clone());
         };
         let file = read_file(path)?;
+        // toml leaves out a None field, so a flag not given never hides the file's key.
         let internal = |e: toml::ser::Error| invalid("--config", e.to_string());
         let flags = toml::Table::try_from(self).map_err(internal)?;
         let mut merged = toml::Table::try_from(&file).map_err(internal)?;
