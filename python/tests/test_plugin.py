@@ -136,7 +136,7 @@ def test_plugin_is_auto_loaded_and_reports_itself(pytester):
     result.stdout.fnmatch_lines(
         [
             "netkit: *netkit (httpbin fixtures: netkit's)",
-            "HTTPBIN-TYPE netkit.pytest_plugin HttpbinServer",
+            "*HTTPBIN-TYPE netkit.pytest_plugin HttpbinServer",
         ]
     )
 
@@ -162,7 +162,7 @@ def httpbin():
     result.stdout.fnmatch_lines(
         [
             "netkit: * (httpbin fixtures: pytest-httpbin's; -p no:httpbin for netkit's)",
-            "HTTPBIN-TYPE httpbin Theirs",
+            "*HTTPBIN-TYPE httpbin Theirs",
         ]
     )
 
