@@ -48,21 +48,16 @@ def pytest_httpbin_once(secure=False, context=None):
 def import_seconds(module):
     """Wall time of a fresh interpreter importing pytest and then the plugin's module, which
     every pytest run with the plugin installed pays, whether or not it uses a fixture."""
-    code = "import time, pytest; t = time.perf_counter(); import %s; print(time.perf_counter() - t)"
-    out = subprocess.run(
-        [sys.executable, "-c", code % module], stdout=subprocess.PIPE, check=True
-    ).stdout
+    code = f"import time, pytest; t = time.perf_counter(); import {module}; "
+    code += "print(time.perf_counter() - t)"
+    out = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, check=True).stdout
     return float(out)
 
 
 def summary(samples):
     ms = sorted(s * 1000 for s in samples)
-    return "median %6.1f ms  (min %.1f, max %.1f, n=%d)" % (
-        statistics.median(ms),
-        ms[0],
-        ms[-1],
-        len(ms),
-    )
+    median = statistics.median(ms)
+    return f"median {median:6.1f} ms  (min {ms[0]:.1f}, max {ms[-1]:.1f}, n={len(ms)})"
 
 
 def main():
@@ -84,14 +79,14 @@ def main():
         for module, samples in imports.items():
             samples.append(import_seconds(module))
     for module, samples in imports.items():
-        print("import: %-21s %s" % (module, summary(samples)))
+        print(f"import: {module:21} {summary(samples)}")
     for name, samples in results.items():
-        print("startup: %-21s %s" % (name, summary(samples)))
+        print(f"startup: {name:21} {summary(samples)}")
     for scheme in ("http", "https"):
         ratio = statistics.median(results["netkit " + scheme]) / statistics.median(
             results["pytest-httpbin " + scheme]
         )
-        print("startup: ratio netkit/pytest-httpbin %s (medians): %.2f" % (scheme, ratio))
+        print(f"startup: ratio netkit/pytest-httpbin {scheme} (medians): {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ KNOWN_FAILURES=(
     "tests/test_requests.py::TestRequests::test_DIGEST_AUTH_SETS_SESSION_COOKIES"
     "tests/test_requests.py::TestRequests::test_http_with_certificate"
     "tests/test_requests.py::TestRequests::test_auth_is_stripped_on_http_downgrade"
-    "tests/test_requests.py::TestRequests::test_redirecting_to_bad_url[http://:1-InvalidURL]"
+    "tests/test_requests.py::TestPreparingURLs::test_redirecting_to_bad_url[http://:1-InvalidURL]"
 )
 DESELECT=(
     --deselect tests/test_requests.py::TestTimeout::test_connect_timeout
