@@ -2,9 +2,13 @@
 
 import json
 import os
+import pickle
 import socket
 import ssl
 import urllib.request
+import xmlrpc.client
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Client
 
 import pytest
 
@@ -92,6 +96,28 @@ def test_netkit_server_factory_starts_any_services(netkit_server):
         sock.sendall(b"ping")
         assert sock.recv(4) == b"ping"
     assert server.scheme("time") == "udp"
+
+
+def test_netkit_server_factory_xmlrpc_conn_rpc_handoff(netkit_server):
+    store = netkit_server(xmlrpc=True, kv_store="memory")
+    proxy = xmlrpc.client.ServerProxy(store.url("xmlrpc"))
+    proxy.set("k", [1, 2])
+    assert proxy.get("k") == [1, 2]
+
+    framed = netkit_server(conn=True, rpc=True, authkey=b"peekaboo")
+    with Client(framed.address("conn"), authkey=b"peekaboo") as conn:
+        conn.send(("x", 1))
+        assert conn.recv() == ("x", 1)
+    with Client(framed.address("rpc"), authkey=b"peekaboo") as rpc:
+        rpc.send(pickle.dumps(("sub", (7, 2), {})))
+        assert pickle.loads(rpc.recv()) == 5
+    with pytest.raises(AuthenticationError):
+        Client(framed.address("conn"), authkey=b"wrong")
+
+    handoff = netkit_server(handoff=True, handoff_workers=1)
+    with socket.create_connection(handoff.address("handoff"), timeout=10) as sock:
+        sock.sendall(b"handed off")
+        assert sock.recv(64) == b"handed off"
 
 
 STOPPED = []
