@@ -49,6 +49,19 @@ def test_binary_is_the_installed_netkit_of_this_version():
     assert out.decode().strip() == f"netkit {netkit.__version__}"
 
 
+def test_netkit_binary_variable_overrides_the_search(monkeypatch, tmp_path):
+    copy = tmp_path / "netkit"
+    copy.write_bytes(open(netkit.binary(), "rb").read())
+    copy.chmod(0o755)
+    monkeypatch.setenv("NETKIT_BINARY", str(copy))
+    assert netkit.binary() == str(copy)
+    with netkit.Server(echo=True) as server:
+        assert os.readlink(f"/proc/{server.pid}/exe") == str(copy)
+    monkeypatch.setenv("NETKIT_BINARY", str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="NETKIT_BINARY=.*missing is not an executable"):
+        netkit.binary()
+
+
 def test_python_m_netkit_runs_the_binary():
     out = subprocess.run(
         [sys.executable, "-m", "netkit", "cidr", "info", "10.0.0.0/30", "--json"],
