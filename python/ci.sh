@@ -74,6 +74,6 @@ if [ "${1:-}" = --pip-install-source ]; then
     run_suite "pip install ." "$venv/bin/python"
 fi
 
-echo "python/ci: $(($(date +%s) - start)) s for ${#pythons[@]} interpreters"
+echo "python/ci: $(($(date +%s) - start)) s in all (the wheel, ${#pythons[@]} interpreters${1:+, $1})"
 echo "python/ci: the suite passed on $passed of $((passed + failed)) installs"
 [ "$failed" = 0 ]
