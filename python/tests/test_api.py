@@ -88,6 +88,22 @@ def test_server_parses_listening_lines_and_serves_echo_and_http():
         os.kill(pid, 0)
 
 
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
+def test_ipv6_host():
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no ::1 on this machine")
+    with netkit.Server(echo=True, host="::1") as server:
+        host, port = server.address("echo")
+        assert host == "::1"
+        assert server.url("echo") == f"tcp://[::1]:{port}"
+        with socket.create_connection(server.address("echo"), timeout=10) as sock:
+            sock.sendall(b"v6")
+            assert sock.recv(2) == b"v6"
+
+
 def test_unknown_service_name_lists_what_is_served():
     with netkit.Server(echo=True) as server:
         with pytest.raises(KeyError, match="'http' is not served here \\(serving: echo\\)"):
