@@ -13,10 +13,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 work="$CARGO_TARGET_DIR/python"
 tools="$work/tools"
 # pip: python/ci.sh installs into --without-pip venvs with `pip --python`, which runs pip
-# under the target interpreter: 24.2 still runs on 3.8.
-pins="maturin==1.16.0 auditwheel==6.8.2 pip==24.2"
+# under the target interpreter: 24.2 still runs on 3.8. ruff, mypy (and pytest, whose
+# types the plugin uses): python/ci.sh's lint step.
+pins="maturin==1.16.0 auditwheel==6.8.2 pip==24.2 ruff==0.17.6 mypy==2.4.1 pytest==8.4.2"
 
-# maturin, auditwheel and pip in their own venv, remade only when the pins change.
+# The tools in their own venv, remade only when the pins change.
 if [ "$(cat "$tools/pins" 2>/dev/null)" != "$pins" ]; then
     rm -rf "$tools"
     python3 -m venv "$tools"

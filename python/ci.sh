@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python package's CI: builds the wheel once (python/build-wheel.sh: maturin, release,
-# shared CARGO_TARGET_DIR), then for EVERY CPython 3.8+ under ~/.pyenv/versions plus
-# python3: a fresh venv, `pip install` the wheel (and pytest), python/tests.
+# shared CARGO_TARGET_DIR), lints and type-checks the package, then for EVERY CPython 3.8+
+# under ~/.pyenv/versions plus python3: a fresh venv, `pip install` the wheel (and
+# pytest), python/tests.
 # `--pip-install-source` also checks `pip install .` (PEP 517 through maturin) in a fresh
 # venv of python3. Exit 1 if the suite fails on any of them.
 set -euo pipefail
@@ -13,6 +14,11 @@ tools="$work/tools" # made by build-wheel.sh
 start=$(date +%s)
 
 wheel=$(python/build-wheel.sh | tail -n 1)
+
+echo "--- python/ci: ruff, mypy --strict (pyproject.toml's settings)"
+"$tools/bin/ruff" check python bench/python_startup.py
+"$tools/bin/ruff" format --check python bench/python_startup.py
+"$tools/bin/mypy"
 
 # One interpreter per minor version: pyenv's, then python3 (if it's another minor version).
 declare -A seen=()

@@ -12,7 +12,7 @@ fixtures.
 """
 
 from ._find import binary
-from ._server import SERVICES, NetkitError, Server
+from ._server import SERVICES, NetkitError, Server, TLSFiles, generate_tls
 
 try:
     from importlib.metadata import version as _version
@@ -21,4 +21,12 @@ try:
 except Exception:  # not installed (a source checkout on sys.path)
     __version__ = "0+unknown"
 
-__all__ = ["SERVICES", "NetkitError", "Server", "binary", "__version__"]
+__all__ = [
+    "SERVICES",
+    "NetkitError",
+    "Server",
+    "TLSFiles",
+    "binary",
+    "generate_tls",
+    "__version__",
+]

@@ -7,8 +7,8 @@ from typing import Iterator
 
 import pytest
 
-from ._server import Server
-from .pytest_plugin import HttpbinServer, TLSFiles, _httpbin_address
+from ._server import Server, TLSFiles
+from .pytest_plugin import HttpbinServer, _httpbin_address
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ from typing import (
 
 from ._find import binary
 
-__all__ = ["NetkitError", "Server", "SERVICES"]
+__all__ = ["NetkitError", "Server", "SERVICES", "TLSFiles", "generate_tls"]
 
 #: The services ``netkit serve`` can start, in the order of its flags.
 SERVICES = ("echo", "time", "http", "xmlrpc", "conn", "rpc", "handoff")
@@ -78,6 +78,34 @@ def _error_line(stderr: str) -> str:
         if line.strip():
             return line.strip()
     return "(nothing on stderr)"
+
+
+class TLSFiles:
+    """What ``netkit tls gen-cert --out DIR`` wrote: a local CA and leaf certificates for
+    ``localhost`` and ``127.0.0.1``."""
+
+    def __init__(self, directory: str) -> None:
+        self.dir = directory
+        self.ca = os.path.join(directory, "ca.pem")
+        self.server_cert = os.path.join(directory, "server.pem")
+        self.server_key = os.path.join(directory, "server.key")
+        self.client_cert = os.path.join(directory, "client.pem")
+        self.client_key = os.path.join(directory, "client.key")
+
+    def __repr__(self) -> str:
+        return f"<netkit.TLSFiles {self.dir}>"
+
+
+def generate_tls(directory: str, exe: Optional[str] = None) -> TLSFiles:
+    """Run ``netkit tls gen-cert --out directory``; raise :class:`NetkitError` if it fails."""
+    command = [exe or binary(), "tls", "gen-cert", "--out", directory]
+    done = subprocess.run(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    if done.returncode != 0:
+        stderr = done.stderr.decode("utf-8", "replace")
+        raise NetkitError(_error_line(stderr), done.returncode, stderr, command)
+    return TLSFiles(directory)
 
 
 # PR_SET_PDEATHSIG from <linux/prctl.h>: the kernel signals the child when the thread
@@ -273,17 +301,7 @@ class Server:
         if tls is None or tls is False:
             return []
         if tls is True:
-            out = os.path.join(self._mkdtemp(), "tls")
-            gen = subprocess.run(
-                [exe, "tls", "gen-cert", "--out", out],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            if gen.returncode != 0:
-                stderr = gen.stderr.decode("utf-8", "replace")
-                raise NetkitError(_error_line(stderr), gen.returncode, stderr, gen.args)
-            tls = out
+            tls = generate_tls(os.path.join(self._mkdtemp(), "tls"), exe).dir
         if isinstance(tls, tuple):
             cert, key = (os.fspath(p) for p in tls)
         else:

@@ -19,46 +19,18 @@ netkit's httpbin fixtures run ``pytest -p no:httpbin``; to turn netkit's plugin 
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import Any, Callable, Iterator, List
 from urllib.parse import urljoin
 
 import pytest
 
 from ._find import binary
-from ._server import NetkitError, Server
+from ._server import Server, TLSFiles, generate_tls
+
+__all__ = ["HttpbinServer", "TLSFiles", "generate_tls"]
 
 # pytest-httpbin registers its plugin under this name (its pytest11 entry point).
 _PYTEST_HTTPBIN = "httpbin"
-
-
-class TLSFiles:
-    """What ``netkit tls gen-cert --out DIR`` wrote: a local CA and leaf certificates for
-    ``localhost`` and ``127.0.0.1``."""
-
-    def __init__(self, directory: str) -> None:
-        self.dir = directory
-        self.ca = os.path.join(directory, "ca.pem")
-        self.server_cert = os.path.join(directory, "server.pem")
-        self.server_key = os.path.join(directory, "server.key")
-        self.client_cert = os.path.join(directory, "client.pem")
-        self.client_key = os.path.join(directory, "client.key")
-
-    def __repr__(self) -> str:
-        return f"<netkit.TLSFiles {self.dir}>"
-
-
-def generate_tls(directory: str) -> TLSFiles:
-    """Run ``netkit tls gen-cert --out directory``; raise :class:`NetkitError` if it fails."""
-    command = [binary(), "tls", "gen-cert", "--out", directory]
-    done = subprocess.run(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    if done.returncode != 0:
-        stderr = done.stderr.decode("utf-8", "replace")
-        line = stderr.strip().splitlines()[0] if stderr.strip() else "(nothing on stderr)"
-        raise NetkitError(line, done.returncode, stderr, command)
-    return TLSFiles(directory)
 
 
 class HttpbinServer:
