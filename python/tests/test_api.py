@@ -240,17 +240,26 @@ def _gone(pid):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
-def test_no_orphan_after_the_interpreter_is_killed(sig):
+@pytest.mark.parametrize(
+    "sig, start",
+    [
+        (signal.SIGKILL, "server.start()"),
+        (signal.SIGTERM, "server.start()"),
+        # Started from a thread that has ended: the spawner thread forked it.
+        (signal.SIGKILL, "t = threading.Thread(target=server.start); t.start(); t.join()"),
+    ],
+    ids=["kill-9", "sigterm", "kill-9-thread-started"],
+)
+def test_no_orphan_after_the_interpreter_is_killed(sig, start):
     script = textwrap.dedent(
         """
-        import sys, time, netkit
+        import sys, threading, time, netkit
         server = netkit.Server(echo=True, http=True)
-        server.start()
+        START
         print(server.pid, server.address("echo")[1], flush=True)
         time.sleep(60)
         """
-    )
+    ).replace("START", start)
     python = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     try:
         line = python.stdout.readline().decode()
