@@ -137,6 +137,22 @@ def test_bad_flag_raises_with_clap_error_line():
     assert caught.value.message == "error: unexpected argument '--no-such-flag' found"
 
 
+def test_silent_start_times_out_and_is_killed(monkeypatch, tmp_path):
+    # A stand-in that never prints its listening line.
+    fake = tmp_path / "netkit"
+    fake.write_text("#!/bin/sh\necho 'still thinking' >&2\necho $$ > \"$0.pid\"\nexec sleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("NETKIT_BINARY", str(fake))
+    with pytest.raises(netkit.NetkitError) as caught:
+        netkit.Server(echo=True, timeout=0.5).start()
+    assert caught.value.returncode is None
+    assert caught.value.message == "no listening line for echo within 0.5 s"
+    assert caught.value.stderr == "still thinking\n"
+    assert str(caught.value) == "netkit serve did not start: " + caught.value.message
+    pid = int((tmp_path / "netkit.pid").read_text())
+    assert _gone(pid)
+
+
 def test_flags_become_command_line_options():
     assert _flag_args(
         {
