@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -73,11 +74,27 @@ class NetkitError(RuntimeError):
 
 
 def _error_line(stderr: str) -> str:
-    """netkit's one clear line: the first non-empty stderr line (clap's usage follows it)."""
-    for line in stderr.splitlines():
-        if line.strip():
-            return line.strip()
-    return "(nothing on stderr)"
+    """netkit's one clear error line out of its stderr, where log lines may precede it.
+
+    netkit prints failures as ``netkit: <what went wrong>`` (as a JSON log record's
+    message with ``--log-format json``); clap's bad-flag message starts ``error:`` and its
+    usage lines follow. Else the first non-empty line.
+    """
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("{"):
+            try:
+                message = json.loads(line).get("fields", {}).get("message", "")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(message, str) and message.startswith("netkit: "):
+                return message
+        elif line.startswith("netkit: "):
+            return line
+    for line in lines:
+        if line.startswith("error:"):
+            return line
+    return lines[0] if lines else "(nothing on stderr)"
 
 
 class TLSFiles:

@@ -19,7 +19,7 @@ from multiprocessing.connection import Client
 import pytest
 
 import netkit
-from netkit._server import _flag_args
+from netkit._server import _error_line, _flag_args
 
 CTIME = re.compile(r"^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}$")
 
@@ -128,6 +128,18 @@ def test_port_in_use_raises_with_netkits_stderr_line_and_exit_code():
     assert error.message in error.stderr
     assert str(error) == "netkit serve exited with code 2: " + error.message
     assert error.command[1:4] == ["serve", "--echo", f"127.0.0.1:{port}"]
+
+
+def test_error_line_is_found_among_log_lines():
+    error = "netkit: echo: cannot bind 127.0.0.1:1: Permission denied (os error 13)"
+    logs = "2026-12-07T04:00:00Z  INFO netkit::serve: starting\n" + error + "\n"
+    assert _error_line(logs) == error
+    record = '{"level":"ERROR","fields":{"message":"netkit: bad config"},"target":"netkit"}'
+    assert _error_line('{"level":"INFO","fields":{"message":"starting"}}\n' + record) == (
+        "netkit: bad config"
+    )
+    assert _error_line("error: a\n\nUsage: netkit serve\n") == "error: a"
+    assert _error_line("") == "(nothing on stderr)"
 
 
 def test_bad_flag_raises_with_clap_error_line():
