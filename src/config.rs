@@ -262,6 +262,8 @@ struct FileConfig {
     http_header_timeout: Option<f64>,
     http_allow_redirect: Option<ServiceList>,
     http_decode_bodies: Option<bool>,
+    http_real_hostname: Option<bool>,
+    http_env_prefix: Option<String>,
 }
 
 /// `tls = "echo,http"` or `tls = ["echo", "http"]`.
@@ -586,6 +588,9 @@ impl Config {
             ),
             http_decode_bodies: given.http_decode_bodies
                 || file.http_decode_bodies.unwrap_or(false),
+            http_real_hostname: given.http_real_hostname
+                || file.http_real_hostname.unwrap_or(false),
+            http_env_prefix: given.http_env_prefix.clone().or(file.http_env_prefix),
         };
         let http_options = http_args
             .options()

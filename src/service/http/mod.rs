@@ -14,6 +14,7 @@ mod cache;
 mod cookies;
 mod dynamic;
 mod formats;
+mod gobin;
 mod inspect;
 mod methods;
 pub mod middleware;
@@ -21,6 +22,7 @@ mod redirect;
 mod rest;
 pub mod routes;
 pub mod shapes;
+mod site;
 mod status;
 mod websocket;
 
@@ -88,6 +90,15 @@ pub struct HttpArgs {
     /// them (the decoded size is held to --http-max-body)
     #[arg(long)]
     pub http_decode_bodies: bool,
+
+    /// /hostname gives this machine's real host name instead of `netkit`
+    #[arg(long)]
+    pub http_real_hostname: bool,
+
+    /// /env shows the environment variables whose names start with PREFIX (without it,
+    /// none)
+    #[arg(long, value_name = "PREFIX")]
+    pub http_env_prefix: Option<String>,
 }
 
 /// Validated HTTP settings.
@@ -101,6 +112,8 @@ pub struct HttpOptions {
     pub header_timeout: Duration,
     pub redirect_hosts: Vec<String>,
     pub decode_bodies: bool,
+    pub real_hostname: bool,
+    pub env_prefix: Option<String>,
 }
 
 impl Default for HttpOptions {
@@ -114,6 +127,8 @@ impl Default for HttpOptions {
             header_timeout: Duration::from_secs_f64(DEFAULT_HEADER_TIMEOUT_SECS),
             redirect_hosts: Vec::new(),
             decode_bodies: false,
+            real_hostname: false,
+            env_prefix: None,
         }
     }
 }
@@ -171,6 +186,8 @@ impl HttpArgs {
                 .filter(|h| !h.is_empty())
                 .collect(),
             decode_bodies: self.http_decode_bodies,
+            real_hostname: self.http_real_hostname,
+            env_prefix: self.http_env_prefix.clone(),
         })
     }
 }
@@ -181,6 +198,10 @@ pub struct State {
     pub tls: bool,
     /// /digest-auth's nonces that have a use limit (`stale_after`).
     pub nonces: auth::Nonces,
+    /// What /hostname says.
+    pub hostname: String,
+    /// What /env shows, read once at start.
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// A request with its body read (under the cap) and what the connection knows.
@@ -249,10 +270,18 @@ pub async fn run(
     options: HttpOptions,
     lifecycle: Lifecycle,
 ) -> std::io::Result<()> {
+    let hostname = if options.real_hostname {
+        gobin::real_hostname()
+    } else {
+        "netkit".into()
+    };
+    let env = gobin::env_with_prefix(options.env_prefix.as_deref());
     let state = Arc::new(State {
         options,
         tls: tcp.tls.is_some(),
         nonces: auth::Nonces::new(),
+        hostname,
+        env,
     });
     let shutdown = lifecycle.shutdown.clone();
     serve_tcp(listener, tcp, lifecycle, move |stream, peer| {
