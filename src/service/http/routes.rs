@@ -511,12 +511,12 @@ pub static ROUTES: &[Route] = &[
         [query("failure_rate", Kind::Num, "between 0 and 1")],
         Nothing,
         [
-            ok(Shape::Media("text/plain")),
+            ok(Shape::Media("text/html")),
             BAD,
             Answer {
                 status: "500",
                 about: "the failure asked for",
-                shape: Shape::Media("text/plain")
+                shape: Shape::Media("text/html")
             }
         ],
         ready(|r, _, _| status::unstable(r))
@@ -863,9 +863,14 @@ pub static ROUTES: &[Route] = &[
             },
             BAD,
             Answer {
+                status: "404",
+                about: "n out of (0, --http-max-bytes], as httpbin answers it",
+                shape: Shape::Media("text/plain")
+            },
+            Answer {
                 status: "416",
                 about: "range not satisfiable",
-                shape: Shape::Media("text/plain")
+                shape: Shape::Media("application/octet-stream")
             }
         ],
         ready(|r, s, p| dynamic::range(r, p[0], s))

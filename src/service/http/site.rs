@@ -302,16 +302,16 @@ fn operation(route: &Route, method: &Method) -> Value {
                     json!({"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}),
                 );
             }
+            // Streams of JSON documents (/stream, /jsonl) and of events (/sse) have no one
+            // schema for the whole body: only their media type is declared.
+            Shape::Media(media) if media.contains("json") || media == "text/event-stream" => {
+                response.insert("content".into(), json!({ media: {} }));
+            }
             Shape::Media(media) => {
-                let schema = if media.starts_with("text/") || media.ends_with("json") {
+                let schema = if media.starts_with("text/") {
                     json!({"type": "string"})
                 } else {
                     json!({"type": "string", "format": "binary"})
-                };
-                let schema = if media.contains("json") {
-                    json!({})
-                } else {
-                    schema
                 };
                 response.insert("content".into(), json!({ media: {"schema": schema} }));
             }
