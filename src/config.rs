@@ -480,6 +480,16 @@ pub struct HttpArgs {
     #[arg(long, help_heading = "HTTP")]
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub http_decode_bodies: bool,
+
+    /// /hostname gives this machine's real host name instead of `netkit`
+    #[arg(long, help_heading = "HTTP")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub http_real_hostname: bool,
+
+    /// /env shows the environment variables whose names start with PREFIX (without it,
+    /// none)
+    #[arg(long, value_name = "PREFIX", help_heading = "HTTP")]
+    pub http_env_prefix: Option<String>,
 }
 
 impl HttpArgs {
@@ -538,6 +548,8 @@ impl HttpArgs {
                 .filter(|h| !h.is_empty())
                 .collect(),
             decode_bodies: self.http_decode_bodies,
+            real_hostname: self.http_real_hostname,
+            env_prefix: self.http_env_prefix.clone(),
         })
     }
 }

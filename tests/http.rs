@@ -115,7 +115,7 @@ fn hello_and_localtime_match_the_recipe_server() {
 }
 
 #[test]
-fn hello_escapes_name_and_reads_forms() {
+fn hello_escapes_name_and_answers_get_only() {
     let server = http_serve(&[]);
     let addr = server.addr("http");
     let response = get(addr, "/hello?name=%3Cscript%3Ealert(1)%3C/script%3E");
@@ -123,32 +123,36 @@ fn hello_escapes_name_and_reads_forms() {
         body_of(&response).contains("<h1>Hello &lt;script&gt;alert(1)&lt;/script&gt;!</h1>"),
         "{response}"
     );
+    // The recipe's PathDispatcher registers GET only: any other method is its 404, HEAD
+    // included (wsgiref hands HEAD through as is).
     let form = "name=Form+User";
-    let response = raw(
+    for (method, target) in [
+        ("POST", "/hello"),
+        ("PUT", "/hello"),
+        ("POST", "/localtime"),
+    ] {
+        let response = raw(
+            addr,
+            format!(
+                "{method} {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+                form.len()
+            )
+            .as_bytes(),
+        );
+        assert!(
+            response.starts_with("HTTP/1.1 404 Not Found\r\n"),
+            "{response}"
+        );
+        assert_eq!(header_of(&response, "content-type"), Some("text/plain"));
+        assert_eq!(body_of(&response), "Not Found");
+    }
+    let (head, body) = exchange(
         addr,
-        format!(
-            "POST /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
-            form.len()
-        )
-        .as_bytes(),
+        "HEAD /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
     );
-    assert!(body_of(&response).contains("<title>Hello Form User</title>"));
-    let multipart =
-        "--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nMulti\r\n--b--\r\n";
-    let response = raw(
-        addr,
-        format!(
-            "POST /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\
-             Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {}\r\n\r\n{multipart}",
-            multipart.len()
-        )
-        .as_bytes(),
-    );
-    assert!(
-        body_of(&response).contains("<h1>Hello Multi!</h1>"),
-        "{response}"
-    );
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+    assert!(body.is_empty());
 }
 
 #[test]
@@ -925,4 +929,516 @@ fn digest_auth_never_stale() {
     // Seven segments is no route.
     let (head, _) = get_with(addr, "/digest-auth/auth/user/passwd/MD5/1/extra", "");
     assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+}
+
+/// Every value of header `name` in a response head, in order.
+fn headers_of<'a>(head: &'a str, name: &str) -> Vec<&'a str> {
+    head.lines()
+        .filter_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then_some(v.trim())
+        })
+        .collect()
+}
+
+#[test]
+fn landing_page_and_spec_are_served_from_memory_compressed_with_etags() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let (head, body) = get_with(addr, "/", "");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(
+        header_of(&head, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(header_of(&head, "content-encoding"), None);
+    assert_eq!(headers_of(&head, "vary"), ["accept-encoding"]);
+    assert_eq!(header_of(&head, "cache-control"), Some("no-cache"));
+    let length: usize = header_of(&head, "content-length").unwrap().parse().unwrap();
+    assert_eq!(length, body.len());
+    let etag = header_of(&head, "etag").unwrap().to_string();
+    assert_eq!(etag.len(), 18, "{etag}"); // "<16 hex digits>"
+    let page = String::from_utf8(body).unwrap();
+    for needle in [
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+        "<a href=\"/forms/post\">",
+        "<a href=\"/spec.json\">",
+        "<a href=\"/get?show=me\">/get?show=me</a>",
+        "<a href=\"/hello?name=Guido\">",
+        "<a href=\"/localtime\">",
+        "<a href=\"/websocket/echo\">",
+        "<a href=\"/sse?count=3&amp;duration=1\">",
+        "<a href=\"/jsonl?count=3\">",
+        "/upload",
+        "<h2>Dynamic data</h2>",
+        "<h2>netkit's own</h2>",
+    ] {
+        assert!(page.contains(needle), "{needle} not on the page");
+    }
+    assert!(!page.contains("<script") && !page.contains("https://"));
+
+    for (accept, coding) in [
+        ("gzip, deflate, br", "br"),
+        ("gzip", "gzip"),
+        ("deflate", "deflate"),
+    ] {
+        let (head, body) = get_with(addr, "/", &format!("Accept-Encoding: {accept}\r\n"));
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_eq!(header_of(&head, "content-encoding"), Some(coding));
+        assert_eq!(headers_of(&head, "vary"), ["accept-encoding"]);
+        let tagged = format!("\"{}-{coding}\"", &etag[1..17]);
+        assert_eq!(header_of(&head, "etag"), Some(tagged.as_str()));
+        assert_eq!(decode(coding, &body), page.as_bytes());
+        // Its own tag gets 304; the plain one does not match the encoded representation.
+        let (head, body) = get_with(
+            addr,
+            "/",
+            &format!("Accept-Encoding: {accept}\r\nIf-None-Match: {tagged}\r\n"),
+        );
+        assert!(head.starts_with("HTTP/1.1 304 "), "{head}");
+        assert!(body.is_empty());
+        let (head, _) = get_with(
+            addr,
+            "/",
+            &format!("Accept-Encoding: {accept}\r\nIf-None-Match: {etag}\r\n"),
+        );
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    }
+    let (head, body) = get_with(addr, "/", &format!("If-None-Match: W/{etag}\r\n"));
+    assert!(head.starts_with("HTTP/1.1 304 Not Modified\r\n"), "{head}");
+    assert_eq!(header_of(&head, "etag"), Some(etag.as_str()));
+    assert!(body.is_empty());
+
+    let (head, body) = get_with(addr, "/spec.json", "");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(header_of(&head, "content-type"), Some("application/json"));
+    assert!(header_of(&head, "etag").is_some());
+    let spec: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    let methods = |path: &str| -> Vec<String> {
+        let mut list: Vec<String> = spec["paths"][path]
+            .as_object()
+            .unwrap_or_else(|| panic!("{path} not in the spec"))
+            .keys()
+            .cloned()
+            .collect();
+        list.sort();
+        list
+    };
+    assert_eq!(methods("/get"), ["get"]);
+    assert_eq!(methods("/hello"), ["get"]);
+    assert_eq!(methods("/head"), ["head"]);
+    assert_eq!(methods("/upload"), ["patch", "post", "put"]);
+    assert_eq!(
+        methods("/anything/{anything}"),
+        ["delete", "get", "patch", "post", "put"]
+    );
+    assert_eq!(
+        spec["paths"]["/bytes/{n}"]["get"]["parameters"][0],
+        serde_json::json!({"name": "n", "in": "path", "required": true,
+            "description": "how many", "schema": {"type": "integer"}})
+    );
+    assert_eq!(
+        spec["paths"]["/get"]["get"]["responses"]["200"]["content"]["application/json"]["schema"],
+        serde_json::json!({"$ref": "#/components/schemas/Echo"})
+    );
+    // Compressed like the page, from memory.
+    let (head, body) = get_with(addr, "/spec.json", "Accept-Encoding: gzip\r\n");
+    assert_eq!(header_of(&head, "content-encoding"), Some("gzip"));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&decode("gzip", &body)).unwrap(),
+        spec
+    );
+}
+
+const PY_COOKIE_JAR: &str = r#"
+import http.cookiejar, sys, urllib.request
+jar = http.cookiejar.CookieJar()
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+opener.open(sys.argv[1] + '/cookies/set?foo=%22bar:baz%22', timeout=30).read()
+print([c.value for c in jar if c.name == 'foo'][0])
+"#;
+
+#[test]
+fn a_quoted_cookie_value_is_set_as_given() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let (head, _) = get_with(addr, "/cookies/set?foo=%22bar:baz%22", "");
+    assert!(head.starts_with("HTTP/1.1 302 "), "{head}");
+    assert_eq!(headers_of(&head, "set-cookie"), ["foo=\"bar:baz\"; Path=/"]);
+    // A quote inside a value still cannot get through.
+    let (head, _) = get_with(addr, "/cookies/set?foo=%22a%22b%22", "");
+    assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+    // Python's cookiejar (which requests keeps its cookies in) reads it back quoted.
+    let base = format!("http://{addr}");
+    let out = python(&"python3".into(), PY_COOKIE_JAR, &[&base]);
+    assert_eq!(out, "\"bar:baz\"\n");
+}
+
+#[test]
+fn digest_auth_sets_httpbins_cookies() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let path = "/digest-auth/auth/user/passwd/MD5";
+    let (head, _) = get_with(addr, path, "");
+    assert!(head.starts_with("HTTP/1.1 401 "), "{head}");
+    assert_eq!(
+        headers_of(&head, "set-cookie"),
+        ["stale_after=never; Path=/", "fake=fake_value; Path=/"]
+    );
+    let nonce = challenge_param(header_of(&head, "www-authenticate").unwrap(), "nonce").unwrap();
+
+    let (head, body) = get_with(
+        addr,
+        path,
+        &digest_header(path, "user", "passwd", &nonce, 1),
+    );
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(body, DIGEST_OK.as_bytes());
+    assert_eq!(headers_of(&head, "set-cookie"), ["fake=fake_value; Path=/"]);
+
+    // A stale_after cookie sent back comes back one use fewer.
+    let auth = digest_header(path, "user", "passwd", &nonce, 2);
+    let (head, _) = get_with(addr, path, &format!("{auth}Cookie: stale_after=3\r\n"));
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(
+        headers_of(&head, "set-cookie"),
+        ["fake=fake_value; Path=/", "stale_after=2; Path=/"]
+    );
+
+    // A wrong password: a new challenge that remembers the nonce in last_nonce.
+    let (head, _) = get_with(addr, path, &digest_header(path, "user", "wrong", &nonce, 3));
+    assert!(head.starts_with("HTTP/1.1 401 "), "{head}");
+    assert_eq!(
+        headers_of(&head, "set-cookie"),
+        [
+            "stale_after=never; Path=/".to_string(),
+            format!("last_nonce={nonce}; Path=/"),
+            "fake=fake_value; Path=/".to_string()
+        ]
+    );
+    // Coming back with that same nonce is stale, as in httpbin.
+    let auth = digest_header(path, "user", "passwd", &nonce, 4);
+    digest_challenge(
+        addr,
+        path,
+        &format!("{auth}Cookie: last_nonce={nonce}\r\n"),
+        "TRUE",
+    );
+
+    // require-cookie: the challenge's cookie must come back.
+    let path = "/digest-auth/auth/user/passwd?require-cookie=1";
+    let nonce = digest_challenge(addr, path, "", "FALSE");
+    let auth = digest_header(path, "user", "passwd", &nonce, 1);
+    digest_challenge(addr, path, &auth, "FALSE");
+    let (head, body) = get_with(addr, path, &format!("{auth}Cookie: fake=other\r\n"));
+    assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
+    assert_eq!(
+        body,
+        b"{\n  \"errors\": [\n    \"missing cookie set on challenge\"\n  ]\n}\n"
+    );
+    let (head, body) = get_with(addr, path, &format!("{auth}Cookie: fake=fake_value\r\n"));
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(body, DIGEST_OK.as_bytes());
+}
+
+#[test]
+fn an_unknown_digest_algorithm_is_md5() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    for path in [
+        "/digest-auth/auth/user/passwd/FOO",
+        "/digest-auth/auth/user/passwd/MD4/never",
+    ] {
+        let nonce = digest_challenge(addr, path, "", "FALSE");
+        let (head, body) = get_with(
+            addr,
+            path,
+            &digest_header(path, "user", "passwd", &nonce, 1),
+        );
+        assert!(head.starts_with("HTTP/1.1 200 "), "{path}: {head}");
+        assert_eq!(body, DIGEST_OK.as_bytes());
+    }
+}
+
+const PY_CLIENT_CERT: &str = r#"
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+with urllib.request.urlopen(sys.argv[1] + "/", context=ctx, timeout=30) as r:
+    page = r.read()
+    print(r.status, r.headers["Content-Type"], b"/spec.json" in page)
+"#;
+
+#[test]
+fn landing_page_over_https_with_a_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    gen_certs(dir.path());
+    let file = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let server = serve(
+        &[
+            "--http",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &file("server.pem"),
+            "--tls-key",
+            &file("server.key"),
+            "--tls-client-ca",
+            &file("ca.pem"),
+        ],
+        1,
+    );
+    let base = server.urls["http"].replace("127.0.0.1", "localhost");
+    let out = python(
+        &"python3".into(),
+        PY_CLIENT_CERT,
+        &[
+            &base,
+            &file("ca.pem"),
+            &file("client.pem"),
+            &file("client.key"),
+        ],
+    );
+    assert_eq!(out, "200 text/html; charset=utf-8 True\n");
+}
+
+#[test]
+fn redirect_to_allows_this_host_and_loopback_and_sends_location_as_given() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    // get() sends Host: h.
+    for (url, location) in [
+        ("http://127.0.0.1:1/get", "http://127.0.0.1:1/get"),
+        ("https://h:8443/get", "https://h:8443/get"),
+        ("http://H/get", "http://H/get"),
+        ("http://localhost:9/x", "http://localhost:9/x"),
+        ("http://[::1]:9/", "http://[::1]:9/"),
+        ("http://:1", "http://:1"),
+        ("%2Frelative%3Fa%3D1", "/relative?a=1"),
+        ("/caf%C3%A9", "/caf\u{e9}"),
+    ] {
+        let out = get(addr, &format!("/redirect-to?url={url}"));
+        assert!(out.starts_with("HTTP/1.1 302 Found\r\n"), "{url}: {out}");
+        assert_eq!(header_of(&out, "location"), Some(location), "{url}");
+    }
+    let out = get(addr, "/redirect-to?url=http://127.0.0.1:1/&status_code=307");
+    assert!(out.starts_with("HTTP/1.1 307 "), "{out}");
+    for foreign in [
+        "http://example.com/",
+        "http:///example.com",
+        "//example.com/",
+    ] {
+        let out = get(addr, &format!("/redirect-to?url={foreign}"));
+        assert!(out.starts_with("HTTP/1.1 403 "), "{foreign}: {out}");
+        assert_eq!(
+            body_of(&out),
+            "Forbidden redirect URL. Please be careful with this link.\n"
+        );
+        assert_eq!(header_of(&out, "location"), None);
+    }
+    // What a header cannot carry is refused, not dropped or split.
+    let out = get(addr, "/redirect-to?url=/a%0D%0ASet-Cookie:%20x=1");
+    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
+    assert_eq!(header_of(&out, "set-cookie"), None);
+    assert_eq!(header_of(&out, "location"), None);
+}
+
+#[test]
+fn go_httpbin_base64_upload_head_and_jsonl() {
+    let server = http_serve(&["--http-max-body", "1KiB", "--http-max-delay", "2"]);
+    let addr = server.addr("http");
+    for (target, status, content_type, body) in [
+        (
+            "/base64/encode/netkit",
+            200,
+            "text/plain; charset=utf-8",
+            "bmV0a2l0",
+        ),
+        (
+            "/base64/encode/a%20b%3F",
+            200,
+            "text/plain; charset=utf-8",
+            "YSBiPw==",
+        ),
+        (
+            "/base64/decode/bmV0a2l0",
+            200,
+            "text/plain; charset=utf-8",
+            "netkit",
+        ),
+        (
+            "/base64/decode/YSBiPw==",
+            200,
+            "text/plain; charset=utf-8",
+            "a b?",
+        ),
+        (
+            "/base64/decode/YSBiPw%3D%3D",
+            200,
+            "text/plain; charset=utf-8",
+            "a b?",
+        ),
+    ] {
+        let (head, got) = get_with(addr, target, "");
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{target}: {head}"
+        );
+        assert_eq!(
+            header_of(&head, "content-type"),
+            Some(content_type),
+            "{target}"
+        );
+        assert_eq!(String::from_utf8(got).unwrap(), body, "{target}");
+    }
+    // Go's decoders want the padding, as go-httpbin's do.
+    for bad in ["/base64/decode/not*base64", "/base64/decode/YSBiPw"] {
+        let (head, got) = get_with(addr, bad, "");
+        assert!(head.starts_with("HTTP/1.1 400 "), "{bad}: {head}");
+        assert_eq!(header_of(&head, "content-type"), Some("application/json"));
+        let error: serde_json::Value = serde_json::from_slice(&got).unwrap();
+        assert_eq!(error["status_code"], 400);
+        assert_eq!(error["error"], "Bad Request");
+    }
+
+    // /upload counts bodies far over --http-max-body (1 KiB here), fixed-length and chunked.
+    let big = vec![b'x'; 3 * 1024 * 1024];
+    let mut request = format!(
+        "POST /upload?a=1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&big);
+    let out = raw(addr, &request);
+    assert!(
+        out.starts_with("HTTP/1.1 200 "),
+        "{}",
+        &out[..out.len().min(300)]
+    );
+    let doc: serde_json::Value = serde_json::from_str(body_of(&out)).unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({
+            "args": {"a": ["1"]},
+            "headers": {"Connection": ["close"], "Content-Length": ["3145728"], "Host": ["h"]},
+            "method": "POST",
+            "origin": "127.0.0.1",
+            "url": "http://h/upload?a=1",
+            "bytes_received": 3145728
+        })
+    );
+    let chunked = "PUT /upload HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\
+                   Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n800\r\n";
+    let mut request = chunked.as_bytes().to_vec();
+    request.extend_from_slice(&[b'y'; 0x800]);
+    request.extend_from_slice(b"\r\n0\r\n\r\n");
+    let out = raw(addr, &request);
+    let doc: serde_json::Value = serde_json::from_str(body_of(&out)).unwrap();
+    assert_eq!(doc["bytes_received"], 5 + 0x800);
+    assert_eq!(doc["method"], "PUT");
+    let (head, _) = get_with(addr, "/upload", "");
+    assert!(head.starts_with("HTTP/1.1 405 "), "{head}");
+    assert_eq!(header_of(&head, "allow"), Some("POST, PUT, PATCH"));
+
+    // HEAD /head only.
+    let (head, body) = exchange(
+        addr,
+        "HEAD /head HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(header_of(&head, "content-type"), Some("application/json"));
+    assert!(body.is_empty());
+    let (head, _) = get_with(addr, "/head", "");
+    assert!(head.starts_with("HTTP/1.1 405 "), "{head}");
+    assert_eq!(header_of(&head, "allow"), Some("HEAD"));
+
+    // /jsonl: count lines of go-httpbin's shape (HTTP/1.0: no chunk framing to undo).
+    let (head, body) = exchange(addr, "GET /jsonl?count=3 HTTP/1.0\r\nHost: h\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.0 200 "), "{head}");
+    assert_eq!(
+        header_of(&head, "content-type"),
+        Some("application/x-ndjson; charset=utf-8")
+    );
+    let text = String::from_utf8(body).unwrap();
+    let lines: Vec<&str> = text.split_terminator('\n').collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (id, line) in lines.iter().enumerate() {
+        assert_eq!(
+            *line,
+            format!(
+                "{{\"id\":{id},\"args\":{{\"count\":[\"3\"]}},\"headers\":{{\"Host\":[\"h\"]}},\
+                 \"origin\":\"127.0.0.1\",\"url\":\"http://h/jsonl?count=3\"}}"
+            )
+        );
+    }
+    for bad in [
+        "/jsonl?count=x",
+        "/jsonl?duration=3",
+        "/jsonl?duration=1.5&delay=1",
+    ] {
+        let (head, body) = get_with(addr, bad, "");
+        assert!(head.starts_with("HTTP/1.1 400 "), "{bad}: {head}");
+        let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(error["status_code"], 400, "{bad}");
+    }
+}
+
+#[test]
+fn hostname_env_and_version() {
+    let server = http_serve(&[]);
+    let addr = server.addr("http");
+    let version = env!("CARGO_PKG_VERSION");
+    for (target, body) in [
+        (
+            "/hostname",
+            "{\n  \"hostname\": \"netkit\"\n}\n".to_string(),
+        ),
+        ("/env", "{\n  \"env\": {}\n}\n".to_string()),
+        (
+            "/version",
+            format!("{{\n  \"service\": \"netkit\",\n  \"version\": \"{version}\"\n}}\n"),
+        ),
+    ] {
+        let (head, got) = get_with(addr, target, "");
+        assert!(head.starts_with("HTTP/1.1 200 "), "{target}: {head}");
+        assert_eq!(header_of(&head, "content-type"), Some("application/json"));
+        assert_eq!(String::from_utf8(got).unwrap(), body, "{target}");
+    }
+
+    // With the flags: the real name, and only the variables under the prefix.
+    let mut child = std::process::Command::new(NETKIT)
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--http-real-hostname",
+            "--http-env-prefix",
+            "NETKIT_TEST_ENV_",
+        ])
+        .env("NETKIT_TEST_ENV_COLOUR", "blue")
+        .env("NETKIT_TEST_SECRET", "hidden")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line.trim().rsplit("://").next().unwrap().to_string();
+    let real = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let (_, got) = get_with(&addr, "/hostname", "");
+    let env = get_with(&addr, "/env", "").1;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        format!("{{\n  \"hostname\": \"{}\"\n}}\n", real.trim())
+    );
+    assert_eq!(
+        String::from_utf8(env).unwrap(),
+        "{\n  \"env\": {\n    \"NETKIT_TEST_ENV_COLOUR\": \"blue\"\n  }\n}\n"
+    );
 }

@@ -4,7 +4,7 @@
 use super::shapes::{self, Authenticated};
 use super::{Req, Response, State};
 use crate::proto::http::digest::{expected_response, parse_authorization, Algorithm, Credentials};
-use crate::proto::http::{parse_basic, parse_bearer};
+use crate::proto::http::{is_cookie_value, parse_basic, parse_bearer, parse_cookies};
 use http::{header, HeaderValue, StatusCode};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -150,11 +150,50 @@ fn use_limit(stale_after: &str) -> Option<u32> {
     stale_after.parse().ok()
 }
 
+/// httpbin's `?require-cookie=1|t|true`: the client must send back the challenge's cookie.
+fn requires_cookie(req: &Req) -> bool {
+    req.query("require-cookie")
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "t" | "true"))
+}
+
+fn request_cookie(req: &Req, name: &str) -> Option<String> {
+    req.headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_cookies)
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+}
+
+/// Adds `name=value; Path=/`, as werkzeug's `set_cookie` writes it; a value from the peer
+/// that is not legal cookie text is left out rather than injected.
+fn set_cookie(response: &mut Response, name: &str, value: &str) {
+    if !is_cookie_value(value) {
+        return;
+    }
+    if let Ok(value) = HeaderValue::from_str(&format!("{name}={value}; Path=/")) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// httpbin's `next_stale_after_value`: one use fewer, or `never`.
+fn next_stale_after(value: &str) -> String {
+    match value.parse::<i64>() {
+        Ok(n) => (n - 1).to_string(),
+        Err(_) => "never".into(),
+    }
+}
+
 /// /digest-auth/{qop}/{user}/{passwd}[/{algorithm}[/{stale_after}]]: 401 with a Digest
-/// challenge until the client answers it for this user and password. With a numeric
-/// `stale_after`, each nonce is good for that many successful requests; the next one with
-/// it (or with a nonce the server did not issue) gets a new challenge with `stale=TRUE`,
-/// as httpbin's does, so a client re-hashes without asking for the password again.
+/// challenge until the client answers it for this user and password; an algorithm other
+/// than MD5, SHA-256 and SHA-512 is MD5, as in httpbin. With a numeric `stale_after`, each
+/// nonce is good for that many successful requests; the next one with it (or with a nonce
+/// the server did not issue) gets a new challenge with `stale=TRUE`, as httpbin's does, so
+/// a client re-hashes without asking for the password again. The cookies are httpbin's:
+/// `fake=fake_value` on every answer, `stale_after` on challenges (and one fewer on
+/// success when the client sent it back), `last_nonce` on a failed or stale answer, and a
+/// request that reuses its `last_nonce` is stale.
 pub fn digest(
     req: &Req,
     state: &State,
@@ -164,9 +203,7 @@ pub fn digest(
     algorithm: &str,
     stale_after: &str,
 ) -> Response {
-    let Some(algorithm) = Algorithm::from_name(algorithm) else {
-        return shapes::bad_request("algorithm must be MD5, SHA-256 or SHA-512");
-    };
+    let algorithm = Algorithm::from_name(algorithm).unwrap_or(Algorithm::Md5);
     let user = super::cookies::percent_decode(user);
     let password = super::cookies::percent_decode(password);
     let qop = match qop {
@@ -174,18 +211,40 @@ pub fn digest(
         _ => None,
     };
     let limit = use_limit(stale_after);
-    let challenge = |stale: bool| challenge(state, qop, algorithm, limit, stale);
-    let Some(params) = req
-        .header(header::AUTHORIZATION)
-        .and_then(parse_authorization)
-    else {
-        return challenge(false);
+    let require_cookie = requires_cookie(req);
+    let challenge = |stale: bool, last_nonce: Option<&str>| {
+        let mut response = challenge(state, qop, algorithm, limit, stale);
+        set_cookie(&mut response, "stale_after", stale_after);
+        if let Some(nonce) = last_nonce {
+            set_cookie(&mut response, "last_nonce", nonce);
+        }
+        set_cookie(&mut response, "fake", "fake_value");
+        response
     };
+    let params = req
+        .header(header::AUTHORIZATION)
+        .and_then(parse_authorization);
+    let Some(params) =
+        params.filter(|_| !require_cookie || req.headers.contains_key(header::COOKIE))
+    else {
+        return challenge(false, None);
+    };
+    if require_cookie && request_cookie(req, "fake").as_deref() != Some("fake_value") {
+        let mut response = shapes::json(
+            StatusCode::FORBIDDEN,
+            &serde_json::json!({"errors": ["missing cookie set on challenge"]}),
+        );
+        set_cookie(&mut response, "fake", "fake_value");
+        return response;
+    }
     let creds = Credentials { params: &params };
     let nonce = creds.get("nonce").unwrap_or("");
+    if request_cookie(req, "last_nonce").as_deref() == Some(nonce) {
+        return challenge(true, Some(nonce));
+    }
     if let Some(limit) = limit {
         if state.nonces.check(nonce, limit) == NonceUse::Stale {
-            return challenge(true);
+            return challenge(true, Some(nonce));
         }
     }
     let expected = expected_response(algorithm, &creds, &password, req.method.as_str(), &req.body);
@@ -199,19 +258,24 @@ pub fn digest(
         _ => false,
     };
     if !authorized {
-        return challenge(false);
+        return challenge(false, Some(nonce));
     }
     if limit.is_some() {
         state.nonces.count_use(nonce);
     }
-    shapes::json(
+    let mut response = shapes::json(
         StatusCode::OK,
         &Authenticated {
             authenticated: true,
             token: None,
             user: Some(user),
         },
-    )
+    );
+    set_cookie(&mut response, "fake", "fake_value");
+    if let Some(value) = request_cookie(req, "stale_after") {
+        set_cookie(&mut response, "stale_after", &next_stale_after(&value));
+    }
+    response
 }
 
 /// A 401 with a new nonce (remembered when it has a use limit).

@@ -30,9 +30,20 @@ fn to_cookies(set_cookies: Vec<String>) -> Response {
     response
 }
 
+/// A value as RFC 6265 lets it be sent: cookie-octets, or cookie-octets in double quotes
+/// (which is how `/cookies/set?foo="bar:baz"` must go out for a client to read back
+/// `"bar:baz"`, as from httpbin).
+fn sendable_value(value: &str) -> bool {
+    let inner = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    is_cookie_value(inner)
+}
+
 fn checked(pairs: Vec<(String, String)>) -> Result<Vec<(String, String)>, Response> {
     for (name, value) in &pairs {
-        if !is_cookie_name(name) || !is_cookie_value(value) {
+        if !is_cookie_name(name) || !sendable_value(value) {
             return Err(shapes::bad_request(format!(
                 "not a legal cookie: {name:?}={value:?}"
             )));
@@ -89,4 +100,19 @@ pub fn percent_decode(segment: &str) -> String {
     percent_encoding::percent_decode_str(segment)
         .decode_utf8_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sendable_value;
+
+    #[test]
+    fn quoted_values_go_out_as_given() {
+        assert!(sendable_value("plain"));
+        assert!(sendable_value("\"bar:baz\""));
+        assert!(sendable_value("\"\""));
+        assert!(!sendable_value("\""));
+        assert!(!sendable_value("\"a\"b\""));
+        assert!(!sendable_value("a;Domain=evil"));
+    }
 }

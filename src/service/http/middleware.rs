@@ -32,10 +32,7 @@ pub async fn handle(
     let response = if method == Method::OPTIONS {
         preflight(request.headers())
     } else {
-        match read(request, peer, scheme, state).await {
-            Ok(req) => routes::route(req, state).await,
-            Err(response) => response,
-        }
+        routes::route(request, peer, scheme, state).await
     };
     let mut response = if compressible_path && method != Method::HEAD {
         compress(response, accept_encoding.as_ref()).await
@@ -64,7 +61,7 @@ pub async fn handle(
 
 /// Reads the body under `--http-max-body`: a declared length over it is refused before
 /// reading a byte, a chunked body as soon as it goes past.
-async fn read(
+pub async fn read(
     request: Request<Incoming>,
     peer: SocketAddr,
     scheme: &'static str,
@@ -124,6 +121,27 @@ async fn read(
         scheme,
         upgrade,
     })
+}
+
+/// The request without reading its body, for a handler that streams it (/upload).
+pub fn unread(
+    request: Request<Incoming>,
+    peer: SocketAddr,
+    scheme: &'static str,
+) -> (Req, Incoming) {
+    let (mut parts, body) = request.into_parts();
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    let req = Req {
+        method: parts.method,
+        uri: parts.uri,
+        version: parts.version,
+        headers: parts.headers,
+        body: Bytes::new(),
+        peer,
+        scheme,
+        upgrade,
+    };
+    (req, body)
 }
 
 /// Smallest body worth compressing: below it the encoding's framing eats the gain.
@@ -230,7 +248,7 @@ pub fn negotiate(accept_encoding: &str) -> Option<Coding> {
 }
 
 /// `plain` in `coding`; None only if an encoder fails, which writing to memory does not.
-fn encode(coding: Coding, plain: &[u8]) -> Option<Vec<u8>> {
+pub fn encode(coding: Coding, plain: &[u8]) -> Option<Vec<u8>> {
     use flate2::write::{GzEncoder, ZlibEncoder};
     use flate2::Compression;
     let out = Vec::with_capacity(plain.len() / 3 + 64);
@@ -289,9 +307,17 @@ async fn compress(response: Response, accept_encoding: Option<&HeaderValue>) -> 
         return response;
     }
     let mut response = response;
-    response
-        .headers_mut()
-        .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    // A handler that negotiated itself (the landing page, the spec) has said so already.
+    let varies = response
+        .headers()
+        .get_all(header::VARY)
+        .iter()
+        .any(|v| v.as_bytes().eq_ignore_ascii_case(b"accept-encoding"));
+    if !varies {
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     let Some(coding) = accept_encoding
         .and_then(|v| v.to_str().ok())
         .and_then(negotiate)

@@ -14,6 +14,7 @@ mod cache;
 mod cookies;
 mod dynamic;
 mod formats;
+mod gobin;
 mod inspect;
 mod methods;
 pub mod middleware;
@@ -21,6 +22,7 @@ mod redirect;
 mod rest;
 pub mod routes;
 pub mod shapes;
+mod site;
 mod status;
 mod websocket;
 
@@ -62,6 +64,8 @@ pub struct HttpOptions {
     pub header_timeout: Duration,
     pub redirect_hosts: Vec<String>,
     pub decode_bodies: bool,
+    pub real_hostname: bool,
+    pub env_prefix: Option<String>,
 }
 
 impl Default for HttpOptions {
@@ -75,6 +79,8 @@ impl Default for HttpOptions {
             header_timeout: Duration::from_secs_f64(DEFAULT_HEADER_TIMEOUT_SECS),
             redirect_hosts: Vec::new(),
             decode_bodies: false,
+            real_hostname: false,
+            env_prefix: None,
         }
     }
 }
@@ -85,6 +91,10 @@ pub struct State {
     pub tls: bool,
     /// /digest-auth's nonces that have a use limit (`stale_after`).
     pub nonces: auth::Nonces,
+    /// What /hostname says.
+    pub hostname: String,
+    /// What /env shows, read once at start.
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// A request with its body read (under the cap) and what the connection knows.
@@ -153,10 +163,18 @@ pub async fn run(
     options: HttpOptions,
     lifecycle: Lifecycle,
 ) -> std::io::Result<()> {
+    let hostname = if options.real_hostname {
+        gobin::real_hostname()
+    } else {
+        "netkit".into()
+    };
+    let env = gobin::env_with_prefix(options.env_prefix.as_deref());
     let state = Arc::new(State {
         options,
         tls: tcp.tls.is_some(),
         nonces: auth::Nonces::new(),
+        hostname,
+        env,
     });
     let shutdown = lifecycle.shutdown.clone();
     serve_tcp(listener, tcp, lifecycle, move |stream, peer| {

@@ -1,10 +1,11 @@
 //! /redirect/n, /relative-redirect/n, /absolute-redirect/n and /redirect-to. /redirect-to
-//! only sends clients to relative or same-host targets unless `--http-allow-redirect`
-//! names the host: an httpbin on a real domain must not be an open redirect.
+//! only sends clients to relative targets, this server's host (any port, either scheme) or
+//! loopback unless `--http-allow-redirect` names the host: an httpbin on a real domain must
+//! not be an open redirect.
 
 use super::shapes;
 use super::{Req, Response, State};
-use http::{header, StatusCode};
+use http::{header, HeaderValue, StatusCode};
 
 /// Redirect chains are capped so that one request cannot name an absurd chain length.
 const MAX_REDIRECTS: u32 = 1000;
@@ -101,12 +102,18 @@ pub fn redirect_to(req: &Req, state: &State) -> Response {
             "Forbidden redirect URL. Please be careful with this link.\n",
         );
     }
+    // Sent as given, UTF-8 and all, as httpbin does (clients test their own URL checks
+    // with odd ones such as `http://:1`); only what a header cannot carry is refused.
+    let Ok(location) = HeaderValue::from_bytes(url.as_bytes()) else {
+        return shapes::bad_request("url cannot be a Location header (control characters)");
+    };
     let mut response = shapes::html(status, "");
-    shapes::set_header(&mut response, header::LOCATION, &url);
+    response.headers_mut().insert(header::LOCATION, location);
     response
 }
 
-/// A relative target, this server's own host, or a host the operator allowed.
+/// A relative target, no host at all, this server's own host (any port, either scheme), a
+/// loopback host, or a host the operator allowed.
 fn redirect_allowed(url: &str, own_host: &str, allowed: &[String]) -> bool {
     let target_host = match url.split_once("://") {
         Some((_, rest)) => rest,
@@ -126,11 +133,25 @@ fn redirect_allowed(url: &str, own_host: &str, allowed: &[String]) -> bool {
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
-    if host == own_host.to_ascii_lowercase() {
+    let name = strip_port(&host);
+    // `http:///evil.com` has an empty authority, but browsers go to evil.com.
+    let hostless = name.is_empty() && !target_host.starts_with(['/', '\\']);
+    let own_name = own_host.to_ascii_lowercase();
+    let same_host = !name.is_empty() && name == strip_port(&own_name);
+    if hostless || same_host || is_loopback(name) {
         return true;
     }
-    let name = strip_port(&host);
     allowed.iter().any(|a| a == "*" || *a == name || *a == host)
+}
+
+/// `localhost`, 127.0.0.0/8 or `[::1]`: never another machine.
+fn is_loopback(name: &str) -> bool {
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `host` without its `:port`; IPv6 literals keep their brackets.
@@ -174,5 +195,35 @@ mod tests {
             "h:1",
             &["*".to_string()]
         ));
+    }
+
+    #[test]
+    fn same_host_any_port_and_loopback_need_no_flag() {
+        let none: Vec<String> = vec![];
+        assert!(redirect_allowed("http://h:2/get", "h:1", &none));
+        assert!(redirect_allowed("https://H/get", "h:1", &none));
+        assert!(redirect_allowed(
+            "http://127.0.0.1:9/get",
+            "example.com",
+            &none
+        ));
+        assert!(redirect_allowed("http://127.1.2.3/", "example.com", &none));
+        assert!(redirect_allowed("http://[::1]:8080/", "example.com", &none));
+        assert!(redirect_allowed(
+            "http://localhost:1/",
+            "example.com",
+            &none
+        ));
+        assert!(redirect_allowed("http://:1", "example.com", &none));
+        assert!(!redirect_allowed("http:///evil.com", "example.com", &none));
+        assert!(!redirect_allowed("http:///evil.com", "", &none));
+        assert!(!redirect_allowed("http:/\\evil.com", "example.com", &none));
+        assert!(!redirect_allowed(
+            "http://127.0.0.1.evil.com/",
+            "example.com",
+            &none
+        ));
+        assert!(!redirect_allowed("http://[::2]/", "example.com", &none));
+        assert!(!redirect_allowed("http://10.0.0.1/", "example.com", &none));
     }
 }

@@ -1,13 +1,13 @@
-//! Recipe 5's REST endpoints: /hello and /localtime, with the recipe's exact documents.
-//! Parameters come from the query string and from urlencoded or multipart POST bodies,
-//! as `cgi.FieldStorage` gave them to the recipe; unlike the recipe, `name` is
-//! HTML-escaped (no XSS through a link).
+//! Recipe 5's REST endpoints: /hello and /localtime, with the recipe's exact documents,
+//! GET only as the recipe's `PathDispatcher` registers them (the route table answers any
+//! other method with its 404). Parameters come from the query string, as
+//! `cgi.FieldStorage` gives them for a GET; unlike the recipe, `name` is HTML-escaped (no
+//! XSS through a link).
 
-use super::methods::parse_multipart;
 use super::shapes;
 use super::{Req, Response};
 use crate::proto::http::html_escape;
-use http::{header, Method, StatusCode};
+use http::StatusCode;
 
 /// The recipe's template, as its triple-quoted string holds it.
 const HELLO: &str = "                <html>
@@ -29,34 +29,6 @@ const LOCALTIME: &str = "                    <html>
                     <second>{second}</second>
                     </time>
                     </html>";
-
-/// FieldStorage's parameters: the body's fields for a form POST, then the query's.
-async fn params(req: &Req) -> Result<Vec<(String, String)>, Response> {
-    let mut pairs = Vec::new();
-    if req.method == Method::POST {
-        let media = req
-            .header(header::CONTENT_TYPE)
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match media.as_str() {
-            "application/x-www-form-urlencoded" => pairs.extend(
-                form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())),
-            ),
-            "multipart/form-data" => {
-                let (form, files) = parse_multipart(req).await?;
-                pairs.extend(form);
-                pairs.extend(files);
-            }
-            _ => {}
-        }
-    }
-    pairs.extend(req.query_pairs());
-    Ok(pairs)
-}
 
 /// Python's `repr` of a str.
 fn py_repr(text: &str) -> String {
@@ -104,12 +76,8 @@ fn name_of(pairs: &[(String, String)]) -> String {
     }
 }
 
-pub async fn hello(req: &Req) -> Response {
-    let pairs = match params(req).await {
-        Ok(pairs) => pairs,
-        Err(response) => return response,
-    };
-    let name = html_escape(&name_of(&pairs));
+pub fn hello(req: &Req) -> Response {
+    let name = html_escape(&name_of(&req.query_pairs()));
     shapes::bytes(StatusCode::OK, "text/html", HELLO.replace("{name}", &name))
 }
 
