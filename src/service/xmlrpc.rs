@@ -3,10 +3,12 @@
 //! (`system.listMethods`, `system.methodHelp`, `system.methodSignature`) and
 //! `system.multicall`.
 //!
-//! The HTTP glue is kept to [`handle`] (hyper's http1 server on each connection of
-//! [`serve_tcp`]) so the dispatcher, [`dispatch`], can move onto the shared HTTP stack.
+//! The HTTP side is the shared connection [`driver`] (HTTP/1.1, h2c, h2 over TLS);
+//! [`XmlRpc::handle`] is what Python's `SimpleXMLRPCRequestHandler.do_POST` does with a
+//! request, and [`dispatch`] runs the call.
 
-use super::{serve_tcp, Lifecycle, TcpOptions, TcpSource};
+use super::http::driver::{self, DriverOptions, Handler};
+use super::{Lifecycle, TcpOptions, TcpSource};
 use crate::kv::{Store, StoreError};
 use crate::proto::xmlrpc::{
     decode_multicall, encode_fault, encode_response, multicall_result, parse_call, py_repr,
@@ -15,16 +17,12 @@ use crate::proto::xmlrpc::{
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
 use std::future::Future;
 use std::io::{Read, Write};
+use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Python's `SimpleXMLRPCRequestHandler.encode_threshold`: replies longer than this are
 /// gzipped when the client accepts gzip.
@@ -32,6 +30,10 @@ pub const GZIP_THRESHOLD: usize = 1400;
 
 /// The paths Python's handler serves (`rpc_paths`).
 const RPC_PATHS: [&str; 2] = ["/", "/RPC2"];
+
+/// Largest request head: Python's `http.server` allows 100 header lines of up to 64 KiB.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+const MAX_HEADERS: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct XmlRpcOptions {
@@ -50,7 +52,8 @@ impl Default for XmlRpcOptions {
     }
 }
 
-struct State {
+/// The XML-RPC service as a handler of the shared HTTP driver.
+pub struct XmlRpc {
     store: Store,
     options: XmlRpcOptions,
 }
@@ -63,52 +66,27 @@ pub async fn run(
     store: Store,
     lifecycle: Lifecycle,
 ) -> std::io::Result<()> {
-    let state = Arc::new(State { store, options });
-    let shutdown = lifecycle.shutdown.clone();
-    serve_tcp(listener, tcp, lifecycle, move |stream, peer| {
-        let state = state.clone();
-        let shutdown = shutdown.clone();
-        let idle_timeout = state.options.idle_timeout;
-        let metrics = stream.metrics().clone();
-        async move {
-            let connection_metrics = metrics.clone();
-            let service = service_fn(move |request| {
-                let state = state.clone();
-                let metrics = metrics.clone();
-                async move {
-                    let started = Instant::now();
-                    let reply = handle(request, &state).await;
-                    if reply.status() != StatusCode::OK
-                        || reply.extensions().get::<FaultAnswered>().is_some()
-                    {
-                        metrics.request_error();
-                    }
-                    metrics.request(started.elapsed());
-                    Ok::<_, Infallible>(reply)
-                }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(idle_timeout)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = shutdown.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(error) = result {
-                if super::is_bad_request(&error) {
-                    connection_metrics.request_error();
-                }
-                tracing::debug!(%peer, %error, "xmlrpc connection ended with an error");
-            }
-        }
-    })
-    .await
+    let driver_options = DriverOptions {
+        header_timeout: options.idle_timeout,
+        max_header_bytes: MAX_HEADER_BYTES,
+        max_headers: MAX_HEADERS,
+        h2c_upgrade: true,
+    };
+    let handler = XmlRpc { store, options };
+    driver::serve(listener, tcp, driver_options, handler, lifecycle).await
+}
+
+impl Handler for XmlRpc {
+    type Body = Full<Bytes>;
+
+    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Reply {
+        handle(request, self).await
+    }
+
+    /// Faults are answers with status 200, but errors all the same.
+    fn is_error(&self, reply: &Reply) -> bool {
+        reply.status() != StatusCode::OK || reply.extensions().get::<FaultAnswered>().is_some()
+    }
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -134,7 +112,7 @@ fn plain(status: StatusCode, text: &str) -> Reply {
 }
 
 /// One HTTP request: what Python's `SimpleXMLRPCRequestHandler.do_POST` does with it.
-async fn handle(request: Request<Incoming>, state: &State) -> Reply {
+async fn handle(request: Request<Incoming>, state: &XmlRpc) -> Reply {
     if request.method() != Method::POST {
         return plain(
             StatusCode::NOT_IMPLEMENTED,
