@@ -125,7 +125,10 @@ fn nghttp_upgrades_and_keeps_using_the_connection() {
         "{stdout}"
     );
     assert_eq!(stdout.matches(":status: 200").count(), 2, "{stdout}");
-    assert!(stdout.contains(&format!("\"Host\": \"{addr}\"")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("\"Host\": \"{addr}\"")),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(&format!("\"url\": \"http://{addr}/get?first=1\"")),
         "{stdout}"

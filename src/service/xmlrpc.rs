@@ -18,10 +18,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use std::future::Future;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::time::Duration;
 
 /// Python's `SimpleXMLRPCRequestHandler.encode_threshold`: replies longer than this are
@@ -126,20 +124,17 @@ async fn handle(request: Request<Incoming>, state: &XmlRpc) -> Reply {
     let encoding = request
         .headers()
         .get(header::CONTENT_ENCODING)
-        .map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_else(|| "identity".into());
-    let gzipped = match encoding.as_str() {
-        "identity" => false,
-        "gzip" => true,
-        other => {
+        .map(|v| v.as_bytes().trim_ascii());
+    let gzipped = match encoding {
+        None => false,
+        Some(coding) if coding.eq_ignore_ascii_case(b"identity") => false,
+        Some(coding) if coding.eq_ignore_ascii_case(b"gzip") => true,
+        Some(other) => {
+            let other = String::from_utf8_lossy(other).to_ascii_lowercase();
             return plain(
                 StatusCode::NOT_IMPLEMENTED,
                 &format!("encoding {other:?} not supported\n"),
-            )
+            );
         }
     };
     let accepts_gzip = accepts_gzip(request.headers().get(header::ACCEPT_ENCODING));
@@ -334,82 +329,78 @@ fn key_error(key: &Value) -> Fault {
 
 /// Runs one call against `store`: the value to answer or the fault, exactly as the
 /// recipe's server (with introspection and multicall registered) would.
-pub fn dispatch<'a>(
-    store: &'a Store,
-    call: MethodCall,
-) -> Pin<Box<dyn Future<Output = Result<Value, Fault>> + Send + 'a>> {
-    Box::pin(async move {
-        let MethodCall { name, params } = call;
-        match name.as_str() {
-            "get" => {
-                let [key] = arity("KeyValueServer.get", ["name"], params)?;
-                match store.get(&key).await.map_err(store_fault)? {
-                    Some(value) => Ok(value),
-                    None => Err(key_error(&key)),
-                }
+pub async fn dispatch(store: &Store, call: MethodCall) -> Result<Value, Fault> {
+    let MethodCall { name, params } = call;
+    match name.as_str() {
+        "get" => {
+            let [key] = arity("KeyValueServer.get", ["name"], params)?;
+            match store.get(&key).await.map_err(store_fault)? {
+                Some(value) => Ok(value),
+                None => Err(key_error(&key)),
             }
-            "set" => {
-                let [key, value] = arity("KeyValueServer.set", ["name", "value"], params)?;
-                store.set(key, value).await.map_err(store_fault)?;
-                Ok(Value::Nil)
-            }
-            "delete" => {
-                let [key] = arity("KeyValueServer.delete", ["name"], params)?;
-                if store.delete(&key).await.map_err(store_fault)? {
-                    Ok(Value::Nil)
-                } else {
-                    Err(key_error(&key))
-                }
-            }
-            "exists" => {
-                let [key] = arity("KeyValueServer.exists", ["name"], params)?;
-                Ok(Value::Bool(store.exists(&key).await.map_err(store_fault)?))
-            }
-            "keys" => {
-                let [] = arity("KeyValueServer.keys", [], params)?;
-                Ok(Value::Array(store.keys().await.map_err(store_fault)?))
-            }
-            "system.listMethods" => {
-                let [] = arity("SimpleXMLRPCDispatcher.system_listMethods", [], params)?;
-                Ok(Value::Array(
-                    METHODS.iter().map(|m| Value::from(*m)).collect(),
-                ))
-            }
-            "system.methodHelp" => {
-                let [method] = arity(
-                    "SimpleXMLRPCDispatcher.system_methodHelp",
-                    ["method_name"],
-                    params,
-                )?;
-                crate::kv::KeyId::of(&method).map_err(store_fault)?;
-                Ok(Value::from(method.as_str().map(method_help).unwrap_or("")))
-            }
-            "system.methodSignature" => {
-                let [_] = arity(
-                    "SimpleXMLRPCDispatcher.system_methodSignature",
-                    ["method_name"],
-                    params,
-                )?;
-                Ok(Value::from("signatures not supported"))
-            }
-            "system.multicall" => {
-                let multicall = decode_multicall(&params)?;
-                let mut results = Vec::with_capacity(multicall.calls.len());
-                for call in multicall.calls {
-                    results.push(match call {
-                        Ok(call) => dispatch(store, call).await,
-                        Err(fault) => Err(fault),
-                    });
-                }
-                match multicall.abort {
-                    Some(fault) => Err(fault),
-                    None => Ok(multicall_result(results)),
-                }
-            }
-            other => Err(python_exception_fault(
-                "Exception",
-                &format!("method \"{other}\" is not supported"),
-            )),
         }
-    })
+        "set" => {
+            let [key, value] = arity("KeyValueServer.set", ["name", "value"], params)?;
+            store.set(key, value).await.map_err(store_fault)?;
+            Ok(Value::Nil)
+        }
+        "delete" => {
+            let [key] = arity("KeyValueServer.delete", ["name"], params)?;
+            if store.delete(&key).await.map_err(store_fault)? {
+                Ok(Value::Nil)
+            } else {
+                Err(key_error(&key))
+            }
+        }
+        "exists" => {
+            let [key] = arity("KeyValueServer.exists", ["name"], params)?;
+            Ok(Value::Bool(store.exists(&key).await.map_err(store_fault)?))
+        }
+        "keys" => {
+            let [] = arity("KeyValueServer.keys", [], params)?;
+            Ok(Value::Array(store.keys().await.map_err(store_fault)?))
+        }
+        "system.listMethods" => {
+            let [] = arity("SimpleXMLRPCDispatcher.system_listMethods", [], params)?;
+            Ok(Value::Array(
+                METHODS.iter().map(|m| Value::from(*m)).collect(),
+            ))
+        }
+        "system.methodHelp" => {
+            let [method] = arity(
+                "SimpleXMLRPCDispatcher.system_methodHelp",
+                ["method_name"],
+                params,
+            )?;
+            crate::kv::KeyId::of(&method).map_err(store_fault)?;
+            Ok(Value::from(method.as_str().map(method_help).unwrap_or("")))
+        }
+        "system.methodSignature" => {
+            let [_] = arity(
+                "SimpleXMLRPCDispatcher.system_methodSignature",
+                ["method_name"],
+                params,
+            )?;
+            Ok(Value::from("signatures not supported"))
+        }
+        "system.multicall" => {
+            let multicall = decode_multicall(&params)?;
+            let mut results = Vec::with_capacity(multicall.calls.len());
+            for call in multicall.calls {
+                results.push(match call {
+                    // Boxed: a recursive call (only multicall's pays for it).
+                    Ok(call) => Box::pin(dispatch(store, call)).await,
+                    Err(fault) => Err(fault),
+                });
+            }
+            match multicall.abort {
+                Some(fault) => Err(fault),
+                None => Ok(multicall_result(results)),
+            }
+        }
+        other => Err(python_exception_fault(
+            "Exception",
+            &format!("method \"{other}\" is not supported"),
+        )),
+    }
 }

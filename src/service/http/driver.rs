@@ -121,10 +121,14 @@ async fn serve_connection<H: Handler>(
         builder = builder.http2_only();
     }
     let connection_metrics = metrics.clone();
+    // One reference-counted context per connection, cloned per request: the counts move
+    // on this connection's own cache line, not on the handler's and the metrics' shared
+    // ones, which every connection on every core would otherwise bounce between them.
+    let context = Arc::new((handler, metrics));
     let service = service_fn(move |request| {
-        let handler = handler.clone();
-        let metrics = metrics.clone();
+        let context = context.clone();
         async move {
+            let (handler, metrics) = &*context;
             let started = std::time::Instant::now();
             let response = handler.handle(request, peer).await;
             if handler.is_error(&response) {
