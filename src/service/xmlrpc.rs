@@ -4,7 +4,7 @@
 //! `system.multicall`.
 //!
 //! The HTTP side is the shared connection [`driver`] (HTTP/1.1, h2c, h2 over TLS);
-//! [`XmlRpc::handle`] is what Python's `SimpleXMLRPCRequestHandler.do_POST` does with a
+//! [`handle`] is what Python's `SimpleXMLRPCRequestHandler.do_POST` does with a
 //! request, and [`dispatch`] runs the call.
 
 use super::http::driver::{self, DriverOptions, Handler};
@@ -29,7 +29,8 @@ pub const GZIP_THRESHOLD: usize = 1400;
 /// The paths Python's handler serves (`rpc_paths`).
 const RPC_PATHS: [&str; 2] = ["/", "/RPC2"];
 
-/// Largest request head: Python's `http.server` allows 100 header lines of up to 64 KiB.
+/// Caps on a request head: Python's `http.server` allows 100 fields (of up to 64 KiB a
+/// line); a whole head of 64 KiB is far more than any XML-RPC client sends.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 
@@ -51,7 +52,7 @@ impl Default for XmlRpcOptions {
 }
 
 /// The XML-RPC service as a handler of the shared HTTP driver.
-pub struct XmlRpc {
+struct XmlRpc {
     store: Store,
     options: XmlRpcOptions,
 }
