@@ -1,5 +1,6 @@
-//! Service metrics in one Prometheus registry, and the `serve --metrics ADDR` endpoint
-//! (`GET /metrics`, `GET /healthz`).
+//! Service metrics in one Prometheus registry, and the answers of the `serve --metrics
+//! ADDR` endpoint (`GET /metrics`, `GET /healthz`; served by `serve.rs` on the shared HTTP
+//! driver).
 //!
 //! Counting is on every request's path, so it must cost next to nothing: each service
 //! gets a [`ServiceMetrics`] whose counters are resolved once, at bind time (no label
@@ -444,55 +445,6 @@ impl EncodeMetric for LatencyHistogram {
 
     fn metric_type(&self) -> MetricType {
         Self::TYPE
-    }
-}
-
-/// Scrapers served at once; more are accepted and closed (the endpoint must not become a
-/// way to exhaust the server).
-const MAX_SCRAPERS: usize = 64;
-/// Time a scraper gets to send a request's headers.
-const SCRAPE_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Serves `GET /metrics` and `GET /healthz` on `listener` until the task is dropped (the
-/// endpoint outlives the services' shutdown, so that `/healthz` can say `draining`).
-pub async fn serve_http(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
-    use hyper::server::conn::http1;
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    // Dropped with this future: no scrape connection outlives the endpoint.
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-        };
-        let socket = match accepted {
-            Ok((socket, _)) => socket,
-            Err(error) => {
-                tracing::warn!(service = "metrics", %error, "accept failed; retrying");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        if connections.len() >= MAX_SCRAPERS {
-            tracing::debug!("metrics: too many scrapers; connection closed");
-            continue;
-        }
-        let metrics = metrics.clone();
-        connections.spawn(async move {
-            let service = hyper::service::service_fn(move |request| {
-                let reply = answer(&request, &metrics);
-                async move { Ok::<_, std::convert::Infallible>(reply) }
-            });
-            let served = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(SCRAPE_HEADER_TIMEOUT)
-                .max_buf_size(16 * 1024)
-                .serve_connection(TokioIo::new(socket), service)
-                .await;
-            if let Err(error) = served {
-                tracing::debug!(%error, "metrics connection ended with an error");
-            }
-        });
     }
 }
 

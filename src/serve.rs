@@ -6,6 +6,7 @@
 use crate::config::{Config, Service};
 use crate::handoff::{self, pool::WorkerPool, supervisor::WorkerLink};
 use crate::metrics::{self, HandshakeKind, Metrics, ServiceMetrics};
+use crate::service::http::driver::{self, DriverOptions, Handler};
 use crate::service::rpc::RpcServer;
 use crate::service::{self, echo, Lifecycle, TcpOptions, TcpSource};
 use crate::systemd;
@@ -327,11 +328,16 @@ impl Server {
         stop: impl std::future::Future<Output = ()>,
         hangup: Option<tokio::signal::unix::Signal>,
     ) -> usize {
-        // Not a service: it answers until we return, through the drain (`/healthz` then
-        // says `draining`), and is not waited for.
-        let endpoint = self
-            .metrics_listener
-            .map(|(listener, _)| tokio::spawn(metrics::serve_http(listener, self.metrics.clone())));
+        // Not a service: it answers until the services have drained (`/healthz` then says
+        // `draining`), and its scrapes are counted nowhere.
+        let endpoint = Lifecycle::default();
+        let endpoint_task = self.metrics_listener.map(|(listener, _)| {
+            tokio::spawn(serve_metrics(
+                listener,
+                self.metrics.clone(),
+                endpoint.clone(),
+            ))
+        });
         let running = Running {
             config: self.config,
             store: self.store,
@@ -345,8 +351,12 @@ impl Server {
         let cut = running
             .run(self.services, self.supervisor, stop, hangup)
             .await;
-        if let Some(endpoint) = endpoint {
-            endpoint.abort();
+        if let Some(task) = endpoint_task {
+            endpoint.shutdown.cancel();
+            let _ = task.await; // the accept loop returns at once on cancel
+            endpoint.tracker.close();
+            // Idle scrape connections close at once; a scrape in flight gets a moment.
+            let _ = tokio::time::timeout(SCRAPE_GRACE, endpoint.tracker.wait()).await;
         }
         cut
     }
@@ -582,9 +592,9 @@ fn tls_acceptor(config: &Config, service: Service) -> Result<Option<TlsAcceptor>
     let Some(files) = config.tls_for(service) else {
         return Ok(None);
     };
-    // HTTP offers h2 first so that TLS clients that can get HTTP/2.
+    // HTTP services offer h2 first so that TLS clients that can get HTTP/2.
     let alpn: &[&[u8]] = match service {
-        Service::Http => &[b"h2", b"http/1.1"],
+        Service::Http | Service::Xmlrpc => &[b"h2", b"http/1.1"],
         _ => &[],
     };
     let server_config = tls::server_config(files, alpn).map_err(|source| StartupError::Tls {
@@ -741,6 +751,50 @@ async fn bind_metrics(addr: &str) -> Result<(TcpListener, SocketAddr), StartupEr
     let listener = bind_tcp(resolve(service, addr).await?).map_err(error)?;
     let local_addr = listener.local_addr().map_err(error)?;
     Ok((listener, local_addr))
+}
+
+/// Scrapers served at once; more are accepted and closed (the endpoint must not become a
+/// way to exhaust the server).
+const MAX_SCRAPERS: usize = 64;
+/// Time a scraper gets to send a request's head.
+const SCRAPE_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a scrape in flight at exit may take to finish.
+const SCRAPE_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The `--metrics` endpoint as a handler of the shared HTTP driver.
+struct MetricsEndpoint(Arc<Metrics>);
+
+impl Handler for MetricsEndpoint {
+    type Body = http_body_util::Full<bytes::Bytes>;
+
+    async fn handle(
+        &self,
+        request: hyper::Request<hyper::body::Incoming>,
+        _peer: SocketAddr,
+    ) -> hyper::Response<Self::Body> {
+        metrics::answer(&request, &self.0)
+    }
+}
+
+/// Serves `GET /metrics` and `GET /healthz` until `lifecycle` shuts it down.
+async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>, lifecycle: Lifecycle) {
+    let tcp = TcpOptions {
+        name: "metrics",
+        tls: None,
+        max_connections: MAX_SCRAPERS,
+        handshake_timeout: SCRAPE_HEADER_TIMEOUT,
+        metrics: ServiceMetrics::default(),
+    };
+    let options = DriverOptions {
+        header_timeout: SCRAPE_HEADER_TIMEOUT,
+        max_header_bytes: 16 * 1024,
+        max_headers: 100,
+        h2c_upgrade: true,
+    };
+    let endpoint = MetricsEndpoint(metrics);
+    if let Err(error) = driver::serve(listener, tcp, options, endpoint, lifecycle).await {
+        tracing::error!(service = "metrics", %error, "metrics endpoint stopped");
+    }
 }
 
 /// Binds, prints the listening lines to stdout, and serves until SIGINT or SIGTERM; each

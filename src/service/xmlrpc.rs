@@ -3,10 +3,12 @@
 //! (`system.listMethods`, `system.methodHelp`, `system.methodSignature`) and
 //! `system.multicall`.
 //!
-//! The HTTP glue is kept to [`handle`] (hyper's http1 server on each connection of
-//! [`serve_tcp`]) so the dispatcher, [`dispatch`], can move onto the shared HTTP stack.
+//! The HTTP side is the shared connection [`driver`] (HTTP/1.1, h2c, h2 over TLS);
+//! [`handle`] is what Python's `SimpleXMLRPCRequestHandler.do_POST` does with a
+//! request, and [`dispatch`] runs the call.
 
-use super::{serve_tcp, Lifecycle, TcpOptions, TcpSource};
+use super::http::driver::{self, DriverOptions, Handler};
+use super::{Lifecycle, TcpOptions, TcpSource};
 use crate::kv::{Store, StoreError};
 use crate::proto::xmlrpc::{
     decode_multicall, encode_fault, encode_response, multicall_result, parse_call, py_repr,
@@ -15,16 +17,10 @@ use crate::proto::xmlrpc::{
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use std::convert::Infallible;
-use std::future::Future;
 use std::io::{Read, Write};
-use std::pin::Pin;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Python's `SimpleXMLRPCRequestHandler.encode_threshold`: replies longer than this are
 /// gzipped when the client accepts gzip.
@@ -32,6 +28,11 @@ pub const GZIP_THRESHOLD: usize = 1400;
 
 /// The paths Python's handler serves (`rpc_paths`).
 const RPC_PATHS: [&str; 2] = ["/", "/RPC2"];
+
+/// Caps on a request head: Python's `http.server` allows 100 fields (of up to 64 KiB a
+/// line); a whole head of 64 KiB is far more than any XML-RPC client sends.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+const MAX_HEADERS: usize = 100;
 
 #[derive(Debug, Clone)]
 pub struct XmlRpcOptions {
@@ -50,7 +51,8 @@ impl Default for XmlRpcOptions {
     }
 }
 
-struct State {
+/// The XML-RPC service as a handler of the shared HTTP driver.
+struct XmlRpc {
     store: Store,
     options: XmlRpcOptions,
 }
@@ -63,52 +65,27 @@ pub async fn run(
     store: Store,
     lifecycle: Lifecycle,
 ) -> std::io::Result<()> {
-    let state = Arc::new(State { store, options });
-    let shutdown = lifecycle.shutdown.clone();
-    serve_tcp(listener, tcp, lifecycle, move |stream, peer| {
-        let state = state.clone();
-        let shutdown = shutdown.clone();
-        let idle_timeout = state.options.idle_timeout;
-        let metrics = stream.metrics().clone();
-        async move {
-            let connection_metrics = metrics.clone();
-            let service = service_fn(move |request| {
-                let state = state.clone();
-                let metrics = metrics.clone();
-                async move {
-                    let started = Instant::now();
-                    let reply = handle(request, &state).await;
-                    if reply.status() != StatusCode::OK
-                        || reply.extensions().get::<FaultAnswered>().is_some()
-                    {
-                        metrics.request_error();
-                    }
-                    metrics.request(started.elapsed());
-                    Ok::<_, Infallible>(reply)
-                }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(idle_timeout)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = shutdown.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
-            };
-            if let Err(error) = result {
-                if super::is_bad_request(&error) {
-                    connection_metrics.request_error();
-                }
-                tracing::debug!(%peer, %error, "xmlrpc connection ended with an error");
-            }
-        }
-    })
-    .await
+    let driver_options = DriverOptions {
+        header_timeout: options.idle_timeout,
+        max_header_bytes: MAX_HEADER_BYTES,
+        max_headers: MAX_HEADERS,
+        h2c_upgrade: true,
+    };
+    let handler = XmlRpc { store, options };
+    driver::serve(listener, tcp, driver_options, handler, lifecycle).await
+}
+
+impl Handler for XmlRpc {
+    type Body = Full<Bytes>;
+
+    async fn handle(&self, request: Request<Incoming>, _peer: SocketAddr) -> Reply {
+        handle(request, self).await
+    }
+
+    /// Faults are answers with status 200, but errors all the same.
+    fn is_error(&self, reply: &Reply) -> bool {
+        reply.status() != StatusCode::OK || reply.extensions().get::<FaultAnswered>().is_some()
+    }
 }
 
 type Reply = Response<Full<Bytes>>;
@@ -134,7 +111,7 @@ fn plain(status: StatusCode, text: &str) -> Reply {
 }
 
 /// One HTTP request: what Python's `SimpleXMLRPCRequestHandler.do_POST` does with it.
-async fn handle(request: Request<Incoming>, state: &State) -> Reply {
+async fn handle(request: Request<Incoming>, state: &XmlRpc) -> Reply {
     if request.method() != Method::POST {
         return plain(
             StatusCode::NOT_IMPLEMENTED,
@@ -148,20 +125,17 @@ async fn handle(request: Request<Incoming>, state: &State) -> Reply {
     let encoding = request
         .headers()
         .get(header::CONTENT_ENCODING)
-        .map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_else(|| "identity".into());
-    let gzipped = match encoding.as_str() {
-        "identity" => false,
-        "gzip" => true,
-        other => {
+        .map(|v| v.as_bytes().trim_ascii());
+    let gzipped = match encoding {
+        None => false,
+        Some(coding) if coding.eq_ignore_ascii_case(b"identity") => false,
+        Some(coding) if coding.eq_ignore_ascii_case(b"gzip") => true,
+        Some(other) => {
+            let other = String::from_utf8_lossy(other).to_ascii_lowercase();
             return plain(
                 StatusCode::NOT_IMPLEMENTED,
                 &format!("encoding {other:?} not supported\n"),
-            )
+            );
         }
     };
     let accepts_gzip = accepts_gzip(request.headers().get(header::ACCEPT_ENCODING));
@@ -356,82 +330,78 @@ fn key_error(key: &Value) -> Fault {
 
 /// Runs one call against `store`: the value to answer or the fault, exactly as the
 /// recipe's server (with introspection and multicall registered) would.
-pub fn dispatch<'a>(
-    store: &'a Store,
-    call: MethodCall,
-) -> Pin<Box<dyn Future<Output = Result<Value, Fault>> + Send + 'a>> {
-    Box::pin(async move {
-        let MethodCall { name, params } = call;
-        match name.as_str() {
-            "get" => {
-                let [key] = arity("KeyValueServer.get", ["name"], params)?;
-                match store.get(&key).await.map_err(store_fault)? {
-                    Some(value) => Ok(value),
-                    None => Err(key_error(&key)),
-                }
+pub async fn dispatch(store: &Store, call: MethodCall) -> Result<Value, Fault> {
+    let MethodCall { name, params } = call;
+    match name.as_str() {
+        "get" => {
+            let [key] = arity("KeyValueServer.get", ["name"], params)?;
+            match store.get(&key).await.map_err(store_fault)? {
+                Some(value) => Ok(value),
+                None => Err(key_error(&key)),
             }
-            "set" => {
-                let [key, value] = arity("KeyValueServer.set", ["name", "value"], params)?;
-                store.set(key, value).await.map_err(store_fault)?;
-                Ok(Value::Nil)
-            }
-            "delete" => {
-                let [key] = arity("KeyValueServer.delete", ["name"], params)?;
-                if store.delete(&key).await.map_err(store_fault)? {
-                    Ok(Value::Nil)
-                } else {
-                    Err(key_error(&key))
-                }
-            }
-            "exists" => {
-                let [key] = arity("KeyValueServer.exists", ["name"], params)?;
-                Ok(Value::Bool(store.exists(&key).await.map_err(store_fault)?))
-            }
-            "keys" => {
-                let [] = arity("KeyValueServer.keys", [], params)?;
-                Ok(Value::Array(store.keys().await.map_err(store_fault)?))
-            }
-            "system.listMethods" => {
-                let [] = arity("SimpleXMLRPCDispatcher.system_listMethods", [], params)?;
-                Ok(Value::Array(
-                    METHODS.iter().map(|m| Value::from(*m)).collect(),
-                ))
-            }
-            "system.methodHelp" => {
-                let [method] = arity(
-                    "SimpleXMLRPCDispatcher.system_methodHelp",
-                    ["method_name"],
-                    params,
-                )?;
-                crate::kv::KeyId::of(&method).map_err(store_fault)?;
-                Ok(Value::from(method.as_str().map(method_help).unwrap_or("")))
-            }
-            "system.methodSignature" => {
-                let [_] = arity(
-                    "SimpleXMLRPCDispatcher.system_methodSignature",
-                    ["method_name"],
-                    params,
-                )?;
-                Ok(Value::from("signatures not supported"))
-            }
-            "system.multicall" => {
-                let multicall = decode_multicall(&params)?;
-                let mut results = Vec::with_capacity(multicall.calls.len());
-                for call in multicall.calls {
-                    results.push(match call {
-                        Ok(call) => dispatch(store, call).await,
-                        Err(fault) => Err(fault),
-                    });
-                }
-                match multicall.abort {
-                    Some(fault) => Err(fault),
-                    None => Ok(multicall_result(results)),
-                }
-            }
-            other => Err(python_exception_fault(
-                "Exception",
-                &format!("method \"{other}\" is not supported"),
-            )),
         }
-    })
+        "set" => {
+            let [key, value] = arity("KeyValueServer.set", ["name", "value"], params)?;
+            store.set(key, value).await.map_err(store_fault)?;
+            Ok(Value::Nil)
+        }
+        "delete" => {
+            let [key] = arity("KeyValueServer.delete", ["name"], params)?;
+            if store.delete(&key).await.map_err(store_fault)? {
+                Ok(Value::Nil)
+            } else {
+                Err(key_error(&key))
+            }
+        }
+        "exists" => {
+            let [key] = arity("KeyValueServer.exists", ["name"], params)?;
+            Ok(Value::Bool(store.exists(&key).await.map_err(store_fault)?))
+        }
+        "keys" => {
+            let [] = arity("KeyValueServer.keys", [], params)?;
+            Ok(Value::Array(store.keys().await.map_err(store_fault)?))
+        }
+        "system.listMethods" => {
+            let [] = arity("SimpleXMLRPCDispatcher.system_listMethods", [], params)?;
+            Ok(Value::Array(
+                METHODS.iter().map(|m| Value::from(*m)).collect(),
+            ))
+        }
+        "system.methodHelp" => {
+            let [method] = arity(
+                "SimpleXMLRPCDispatcher.system_methodHelp",
+                ["method_name"],
+                params,
+            )?;
+            crate::kv::KeyId::of(&method).map_err(store_fault)?;
+            Ok(Value::from(method.as_str().map(method_help).unwrap_or("")))
+        }
+        "system.methodSignature" => {
+            let [_] = arity(
+                "SimpleXMLRPCDispatcher.system_methodSignature",
+                ["method_name"],
+                params,
+            )?;
+            Ok(Value::from("signatures not supported"))
+        }
+        "system.multicall" => {
+            let multicall = decode_multicall(&params)?;
+            let mut results = Vec::with_capacity(multicall.calls.len());
+            for call in multicall.calls {
+                results.push(match call {
+                    // Boxed: a recursive call (only multicall's pays for it).
+                    Ok(call) => Box::pin(dispatch(store, call)).await,
+                    Err(fault) => Err(fault),
+                });
+            }
+            match multicall.abort {
+                Some(fault) => Err(fault),
+                None => Ok(multicall_result(results)),
+            }
+        }
+        other => Err(python_exception_fault(
+            "Exception",
+            &format!("method \"{other}\" is not supported"),
+        )),
+    }
 }

@@ -3,6 +3,7 @@
 //! the name/value conventions of its JSON replies. Strings in, values out; no sockets.
 
 pub mod digest;
+pub mod h2c;
 pub mod websocket;
 
 use base64::Engine;

@@ -1,8 +1,8 @@
 //! `serve --http`: httpbin (recipe 1) and recipe 5's REST endpoints on hyper 1.
 //!
-//! Connections come from [`serve_tcp`] (cap, TLS, shutdown tracking); each is served by
-//! hyper-util's auto builder, so HTTP/1.1, h2c with prior knowledge and h2 over TLS (ALPN)
-//! all work. [`routes`] is the one route table, [`middleware`] wraps every request
+//! Connections are served by the shared [`driver`] (hyper-util's auto builder on
+//! [`super::serve_tcp`]), so HTTP/1.1, h2c (prior knowledge or Upgrade) and h2 over TLS
+//! (ALPN) all work. [`routes`] is the one route table, [`middleware`] wraps every request
 //! (limits, CORS, compression, logging), [`shapes`] holds every JSON reply.
 
 // Handlers answer a bad parameter with the error response itself (`Result<_, Response>`):
@@ -12,6 +12,7 @@
 mod auth;
 mod cache;
 mod cookies;
+pub mod driver;
 mod dynamic;
 mod formats;
 mod gobin;
@@ -26,18 +27,13 @@ mod site;
 mod status;
 mod websocket;
 
-use super::{serve_tcp, Lifecycle, ServerStream, TcpOptions, TcpSource};
+use super::{Lifecycle, TcpOptions, TcpSource};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Uri, Version};
 use http_body_util::combinators::UnsyncBoxBody;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
+use std::time::Duration;
 
 /// Every response body: whole or streamed (/drip, /stream), never failing mid-way.
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -155,6 +151,24 @@ impl Req {
     }
 }
 
+/// httpbin's routes as a handler of the shared [`driver`].
+struct Httpbin {
+    state: State,
+    scheme: &'static str,
+}
+
+impl driver::Handler for Httpbin {
+    type Body = Body;
+
+    async fn handle(
+        &self,
+        request: http::Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+    ) -> Response {
+        middleware::handle(request, peer, self.scheme, &self.state).await
+    }
+}
+
 /// Serves HTTP on `listener` until shutdown; keep-alive connections are closed gracefully
 /// (in-flight requests finish) when it comes.
 pub async fn run(
@@ -163,86 +177,28 @@ pub async fn run(
     options: HttpOptions,
     lifecycle: Lifecycle,
 ) -> std::io::Result<()> {
+    let tls = tcp.tls.is_some();
+    let driver_options = driver::DriverOptions {
+        header_timeout: options.header_timeout,
+        max_header_bytes: options.max_header_bytes,
+        max_headers: options.max_headers,
+        h2c_upgrade: true,
+    };
     let hostname = if options.real_hostname {
         gobin::real_hostname()
     } else {
         "netkit".into()
     };
     let env = gobin::env_with_prefix(options.env_prefix.as_deref());
-    let state = Arc::new(State {
-        options,
-        tls: tcp.tls.is_some(),
-        nonces: auth::Nonces::new(),
-        hostname,
-        env,
-    });
-    let shutdown = lifecycle.shutdown.clone();
-    serve_tcp(listener, tcp, lifecycle, move |stream, peer| {
-        serve_connection(stream, peer, state.clone(), shutdown.clone())
-    })
-    .await
-}
-
-async fn serve_connection(
-    stream: ServerStream,
-    peer: SocketAddr,
-    state: Arc<State>,
-    shutdown: CancellationToken,
-) {
-    let alpn_h2 = stream
-        .tls_session()
-        .is_some_and(|tls| tls.alpn_protocol() == Some(b"h2"));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper's per-request header timer stays: it is the slowloris guard, and removing it
-    // (or writev, or the h1/h2 sniffing) made no difference measurable on /get
-    // (bench/RESULTS.md, http).
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.options.header_timeout)
-        .max_buf_size(state.options.max_header_bytes)
-        .max_headers(state.options.max_headers);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(state.options.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256);
-    if alpn_h2 {
-        builder = builder.http2_only();
-    }
-    let scheme = if state.tls { "https" } else { "http" };
-    let metrics = stream.metrics().clone();
-    let connection_metrics = metrics.clone();
-    let service = service_fn(move |request| {
-        let state = state.clone();
-        let metrics = metrics.clone();
-        async move {
-            let started = Instant::now();
-            let response = middleware::handle(request, peer, scheme, &state).await;
-            // 4xx are answers httpbin is asked for; 5xx are ours.
-            if response.status().is_server_error() {
-                metrics.request_error();
-            }
-            metrics.request(started.elapsed());
-            Ok::<_, Infallible>(response)
-        }
-    });
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        _ = shutdown.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
-        }
+    let handler = Httpbin {
+        state: State {
+            options,
+            tls,
+            nonces: auth::Nonces::new(),
+            hostname,
+            env,
+        },
+        scheme: if tls { "https" } else { "http" },
     };
-    if let Err(error) = result {
-        if error
-            .downcast_ref::<hyper::Error>()
-            .is_some_and(super::is_bad_request)
-        {
-            connection_metrics.request_error();
-        }
-        tracing::debug!(%peer, %error, "http connection ended with an error");
-    }
+    driver::serve(listener, tcp, driver_options, handler, lifecycle).await
 }
