@@ -138,7 +138,14 @@ impl Server {
         config: Config,
         link: Option<&WorkerLink>,
     ) -> Result<(Server, HandedSenders), StartupError> {
-        let metrics = Arc::new(Metrics::new());
+        // A worker counts into memory its supervisor reads: the supervisor's scrape shows
+        // every worker's counts.
+        let metrics = Arc::new(match link {
+            Some(link) => link
+                .metrics()
+                .map_err(|e| StartupError::WorkerLink(format!("metrics region: {e}")))?,
+            None => Metrics::new(),
+        });
         let mut services = Vec::new();
         let mut supervised = Vec::new();
         let mut senders = Vec::new();
@@ -220,7 +227,7 @@ impl Server {
                         bind_tcp(resolve(service.name(), addr).await?).map_err(bind_error)?;
                     let local_addr = listener.local_addr().map_err(bind_error)?;
                     if config.workers.is_some() && service.served_by_workers() {
-                        supervised.push((service, listener, service_metrics));
+                        supervised.push((service, listener));
                         services.push(BoundService {
                             service,
                             local_addr,
@@ -266,11 +273,11 @@ impl Server {
         }
         let supervisor = match config.workers {
             Some(workers) if !supervised.is_empty() => {
-                Some(supervisor(&config, supervised, workers)?)
+                Some(supervisor(&config, supervised, workers, &metrics)?)
             }
             _ => None,
         };
-        // A worker's counters stay in the worker: only the supervisor serves --metrics.
+        // Only the supervisor serves --metrics, the workers' counts included.
         let metrics_listener = match (&config.metrics, link) {
             (Some(addr), None) => Some(bind_metrics(addr).await?),
             _ => None,
@@ -482,13 +489,22 @@ async fn bind_handoff(
 /// `--workers`: the SIGHUP handler goes in now, before the listening line is printed.
 fn supervisor(
     config: &Config,
-    clients: Vec<(Service, TcpListener, ServiceMetrics)>,
+    clients: Vec<(Service, TcpListener)>,
     workers: usize,
+    metrics: &Arc<Metrics>,
 ) -> Result<handoff::supervisor::Supervisor, StartupError> {
     use tokio::signal::unix::{signal, SignalKind};
     let hangup = signal(SignalKind::hangup()).map_err(StartupError::Signals)?;
+    let names: Vec<&'static str> = clients.iter().map(|(s, _)| s.name()).collect();
+    let handoffs = metrics.serve_by_workers(&names);
+    let clients = clients
+        .into_iter()
+        .zip(handoffs)
+        .map(|((service, listener), handoffs)| (service, listener, handoffs))
+        .collect();
     Ok(handoff::supervisor::Supervisor {
         clients,
+        metrics: metrics.clone(),
         workers,
         hangup,
         handshake_timeout: config.limits.handshake_timeout,
