@@ -5,22 +5,33 @@
 #   then 10,000 idle connections held by netkit, with its peak RSS.
 #
 # Usage: bench/echo.sh [--connections N] [--size BYTES] [--duration SECONDS] [--idle N]
+#                      [--workers N] [--netkit PATH]
 # Prints a table with ratios; every load loop is bounded by --duration and stops by itself.
+# --workers N serves the echo load with `serve --workers N` (the server's CPU is then the
+# supervisor's and its workers'); --netkit PATH measures that binary instead of building
+# target/release/netkit (to compare two builds in one session).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-options="connections size duration idle" connections=64 size=64 duration=10 idle=10000
+options="connections size duration idle workers netkit" connections=64 size=64 duration=10 idle=10000
+workers=0 netkit=""
 . bench/lib.sh "$@"
 
-cargo build --release --quiet --bin netkit --example echo_floor
-netkit=target/release/netkit
+if [ -z "$netkit" ]; then
+    cargo build --release --quiet --bin netkit --example echo_floor
+    netkit=target/release/netkit
+else
+    cargo build --release --quiet --example echo_floor
+fi
 floor=target/release/examples/echo_floor
+serve_workers=()
+[ "$workers" -gt 0 ] && serve_workers=(--workers "$workers")
 
 start python python3 bench/python/echo_server.py; py_port=$port py_pid=$pid
-start netkit "$netkit" serve --echo 127.0.0.1:0; nk_port=$port netkit_pid=$pid
+start netkit "$netkit" serve --echo 127.0.0.1:0 "${serve_workers[@]}"; nk_port=$port netkit_pid=$pid
 start floor "$floor" 127.0.0.1:0; fl_port=$port fl_pid=$pid
 
-echo "echo ping-pong: $connections connections, $size B messages, ${duration}s each, $(nproc) cores"
+echo "echo ping-pong: $connections connections, $size B messages, ${duration}s each, $(nproc) cores, netkit workers: $workers"
 for target in python:$py_port:$py_pid netkit:$nk_port:$netkit_pid floor:$fl_port:$fl_pid; do
     IFS=: read -r name port server_pid <<<"$target"
     measure "$name" "$server_pid" "$netkit" bench echo "127.0.0.1:$port" --connections "$connections" \

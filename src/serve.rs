@@ -148,7 +148,14 @@ impl Server {
         config: Config,
         link: Option<&WorkerLink>,
     ) -> Result<(Server, HandedSenders), StartupError> {
-        let metrics = Arc::new(Metrics::new());
+        // A worker counts into memory its supervisor reads: the supervisor's scrape shows
+        // every worker's counts.
+        let metrics = Arc::new(match link {
+            Some(link) => link
+                .metrics()
+                .map_err(|e| StartupError::WorkerLink(format!("metrics region: {e}")))?,
+            None => Metrics::new(),
+        });
         let mut services = Vec::new();
         let mut supervised = Vec::new();
         let mut senders = Vec::new();
@@ -225,7 +232,7 @@ impl Server {
                     };
                     let local_addr = listener.local_addr().map_err(bind_error)?;
                     if config.workers.is_some() && service.served_by_workers() {
-                        supervised.push((service, listener, service_metrics));
+                        supervised.push((service, listener));
                         services.push(BoundService {
                             service,
                             local_addr,
@@ -266,12 +273,12 @@ impl Server {
         }
         let (supervisor, generations) = match config.workers {
             Some(workers) if !supervised.is_empty() => {
-                let (supervisor, generations) = supervisor(&config, supervised, workers);
+                let (supervisor, generations) = supervisor(&config, supervised, workers, &metrics);
                 (Some(supervisor), Some(generations))
             }
             _ => (None, None),
         };
-        // A worker's counters stay in the worker: only the supervisor serves --metrics.
+        // Only the supervisor serves --metrics, the workers' counts included.
         let metrics_listener = match (&config.metrics, link) {
             (Some(addr), None) => Some(bind_metrics(addr).await?),
             _ => None,
@@ -722,15 +729,24 @@ async fn bind_handoff(
 /// `--workers`: the supervisor, and where a checked SIGHUP asks it for a new generation.
 fn supervisor(
     config: &Config,
-    clients: Vec<(Service, TcpListener, ServiceMetrics)>,
+    clients: Vec<(Service, TcpListener)>,
     workers: usize,
+    metrics: &Arc<Metrics>,
 ) -> (
     handoff::supervisor::Supervisor,
     tokio::sync::mpsc::UnboundedSender<()>,
 ) {
     let (generations, new_generation) = tokio::sync::mpsc::unbounded_channel();
+    let names: Vec<&'static str> = clients.iter().map(|(s, _)| s.name()).collect();
+    let handoffs = metrics.serve_by_workers(&names);
+    let clients = clients
+        .into_iter()
+        .zip(handoffs)
+        .map(|((service, listener), handoffs)| (service, listener, handoffs))
+        .collect();
     let supervisor = handoff::supervisor::Supervisor {
         clients,
+        metrics: metrics.clone(),
         workers,
         new_generation,
         handshake_timeout: config.limits.handshake_timeout,

@@ -101,38 +101,22 @@ with Client((host, int(port)), authkey=b"peekaboo") as c:
 print("ok")
 "#;
 
-#[test]
-fn counters_move_as_expected() {
-    let served = serve(
-        &[
-            "--echo",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--conn",
-            "127.0.0.1:0",
-            "--authkey",
-            "peekaboo",
-            "--metrics",
-            "127.0.0.1:0",
-        ],
-        4,
-    );
-    let metrics = served.addr("metrics");
-    assert_eq!(
-        served.lines[3],
-        format!("netkit: metrics listening on http://{metrics}")
-    );
+/// The services of the exact-count tests, with their metrics endpoint (4 lines).
+const COUNTED: [&str; 9] = [
+    "--echo",
+    "127.0.0.1:0",
+    "--http",
+    "127.0.0.1:0",
+    "--conn",
+    "127.0.0.1:0",
+    "--authkey",
+    "peekaboo",
+    "--metrics",
+];
 
-    // Before any traffic every series is there, at zero.
-    let before = scrape(metrics);
-    for service in ["echo", "http", "conn"] {
-        assert_eq!(
-            before.value(&format!("netkit_connections_total{{service={service}}}")),
-            0.0
-        );
-    }
-
+/// One round of known work: 3 echo connections of 10 bytes, 5 HTTP requests, a conn
+/// client with a wrong authkey and one with the right one sending one frame.
+fn known_work(served: &Served) {
     // 3 echo connections, 10 bytes each, one write each.
     for i in 0..3u8 {
         let mut echo = TcpStream::connect(served.addr("echo")).unwrap();
@@ -155,8 +139,11 @@ fn counters_move_as_expected() {
     // One wrong authkey, then one good client sending one frame.
     let out = python(&test_python(), CONN_CLIENTS, &[served.addr("conn")]);
     assert_eq!(out.trim(), "ok");
+}
 
-    // Connections close on the server's side a moment after the client sees the end.
+/// Scrapes once every connection has closed (on the server's side a moment after the
+/// client sees the end).
+fn scrape_settled(metrics: &str) -> Scrape {
     let mut after = scrape(metrics);
     eventually(Duration::from_secs(10), "every connection closed", || {
         after = scrape(metrics);
@@ -164,6 +151,11 @@ fn counters_move_as_expected() {
             .iter()
             .all(|s| after.value(&format!("netkit_connections_open{{service={s}}}")) == 0.0)
     });
+    after
+}
+
+/// The counts of `rounds` rounds of [`known_work`], exactly.
+fn assert_known_counts(after: &Scrape, rounds: f64) {
     let expected = [
         ("netkit_connections_total{service=echo}", 3.0),
         ("netkit_bytes_received_total{service=echo}", 30.0),
@@ -188,7 +180,7 @@ fn counters_move_as_expected() {
         ("netkit_request_errors_total{service=conn}", 0.0),
     ];
     for (sample, value) in expected {
-        assert_eq!(after.value(sample), value, "{sample}");
+        assert_eq!(after.value(sample), value * rounds, "{sample}");
     }
     // Every HTTP request sent its headers and got an answer: bytes both ways.
     assert!(after.value("netkit_bytes_received_total{service=http}") > 0.0);
@@ -203,9 +195,161 @@ fn counters_move_as_expected() {
     }
     // No TLS and no HMAC configured: no series for them.
     assert!(!after.values.keys().any(|k| k.contains("kind=tls")));
+}
+
+#[test]
+fn counters_move_as_expected() {
+    let mut args = COUNTED.to_vec();
+    args.push("127.0.0.1:0");
+    let served = serve(&args, 4);
+    let metrics = served.addr("metrics");
+    assert_eq!(
+        served.lines[3],
+        format!("netkit: metrics listening on http://{metrics}")
+    );
+
+    // Before any traffic every series is there, at zero.
+    let before = scrape(metrics);
+    for service in ["echo", "http", "conn"] {
+        assert_eq!(
+            before.value(&format!("netkit_connections_total{{service={service}}}")),
+            0.0
+        );
+    }
+    known_work(&served);
+    let after = scrape_settled(metrics);
+    assert_known_counts(&after, 1.0);
+    // Only --workers hands clients off.
+    assert!(!after.values.keys().any(|k| k.contains("handoffs")));
 
     assert_eq!(get(metrics, "/healthz"), (200, "ok\n".into()));
     assert_eq!(get(metrics, "/nope").0, 404);
+}
+
+/// The worker processes of a `--workers` supervisor.
+fn children(pid: u32) -> Vec<u32> {
+    // Each thread has its own list: the runtime spawns from any of its threads.
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<u32> = tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Every counter sample (all but the open-connections gauge) is at least what it was.
+fn assert_never_decreased(earlier: &Scrape, later: &Scrape) {
+    for (sample, &value) in &earlier.values {
+        if sample.starts_with("netkit_connections_open{") {
+            continue;
+        }
+        let now = later.value(sample);
+        assert!(now >= value, "{sample} went from {value} to {now}");
+    }
+}
+
+/// Every counter sample of the services is exactly what it was (the histograms' sums
+/// included); the reload counters count SIGHUPs, not work, and are checked on their own.
+fn assert_same_counters(earlier: &Scrape, later: &Scrape) {
+    let work = |scrape: &Scrape| Scrape {
+        types: scrape.types.clone(),
+        values: scrape
+            .values
+            .iter()
+            .filter(|(sample, _)| !sample.starts_with("netkit_reloads_total{"))
+            .map(|(sample, value)| (sample.clone(), *value))
+            .collect(),
+    };
+    let (earlier, later) = (work(earlier), work(later));
+    assert_never_decreased(&earlier, &later);
+    assert_never_decreased(&later, &earlier);
+}
+
+#[test]
+fn workers_counts_add_up_across_workers_generations_and_restarts() {
+    let mut args = COUNTED.to_vec();
+    args.extend(["127.0.0.1:0", "--workers", "2", "--grace", "5"]);
+    let served = serve(&args, 4);
+    let metrics = served.addr("metrics").to_string();
+    let supervisor = served.pid() as u32;
+    eventually(Duration::from_secs(20), "two workers", || {
+        children(supervisor).len() == 2
+    });
+    let before = scrape(&metrics);
+    for service in ["echo", "http", "conn"] {
+        assert_eq!(
+            before.value(&format!("netkit_connections_total{{service={service}}}")),
+            0.0
+        );
+        for result in ["ok", "no_worker"] {
+            assert_eq!(
+                before.value(&format!(
+                    "netkit_handoffs_total{{result={result},service={service}}}"
+                )),
+                0.0
+            );
+        }
+    }
+    assert_eq!(before.types["netkit_handoffs"], "counter");
+
+    // Round 1: the workers' own counts, summed; a handoff is counted apart.
+    known_work(&served);
+    let first = scrape_settled(&metrics);
+    assert_known_counts(&first, 1.0);
+    for (service, clients) in [("echo", 3.0), ("http", 5.0), ("conn", 2.0)] {
+        let sample = format!("netkit_handoffs_total{{result=ok,service={service}}}");
+        assert_eq!(first.value(&sample), clients, "{sample}");
+    }
+    assert_never_decreased(&before, &first);
+
+    // SIGHUP: a new generation; the old one exits, and its counts stay.
+    let generation_one = children(supervisor);
+    served.signal("HUP");
+    eventually(Duration::from_secs(30), "old generation gone", || {
+        let now = children(supervisor);
+        now.len() == 2 && generation_one.iter().all(|pid| !now.contains(pid))
+    });
+    let retired = scrape_settled(&metrics);
+    assert_same_counters(&first, &retired);
+    assert_eq!(retired.value("netkit_reloads_total{result=ok}"), 1.0);
+    assert_eq!(retired.value("netkit_reloads_total{result=error}"), 0.0);
+    known_work(&served);
+    let second = scrape_settled(&metrics);
+    assert_known_counts(&second, 2.0);
+    assert_never_decreased(&retired, &second);
+
+    // kill -9 of a worker: it is replaced, and whatever it counted stays counted.
+    let generation_two = children(supervisor);
+    let status = std::process::Command::new("kill")
+        .args(["-9", &generation_two[0].to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    eventually(Duration::from_secs(20), "a replacement worker", || {
+        let now = children(supervisor);
+        now.len() == 2 && !now.contains(&generation_two[0])
+    });
+    let killed = scrape_settled(&metrics);
+    assert_same_counters(&second, &killed);
+    known_work(&served);
+    let third = scrape_settled(&metrics);
+    assert_known_counts(&third, 3.0);
+    assert_never_decreased(&killed, &third);
+    // HTTP's byte counts are the same every round, whichever worker served it.
+    for sample in [
+        "netkit_bytes_received_total{service=http}",
+        "netkit_bytes_sent_total{service=http}",
+    ] {
+        assert_eq!(third.value(sample), 3.0 * first.value(sample), "{sample}");
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! past [`MAX_WAITING_CLIENTS`] waiting, the rest wait in the kernel's accept queue.
 
 use super::pool::{accept_workers, Admission, HandoffError, SocketFile, WorkerPool};
-use crate::metrics::ServiceMetrics;
+use crate::metrics::{HandoffMetrics, OpenConnection, ServiceMetrics};
 use crate::service::{Lifecycle, RateLimitedCount};
 use rustix::fd::AsFd;
 use std::io;
@@ -51,10 +51,46 @@ pub async fn run(handoff: Handoff, lifecycle: Lifecycle) -> io::Result<()> {
         shutdown.clone(),
         sessions.clone(),
     ));
-    let result = dispatch(clients, &pool, client_wait, &metrics, &lifecycle).await;
+    let counting = Counting::Service(metrics);
+    let result = dispatch(clients, &pool, client_wait, &counting, &lifecycle).await;
     sessions.close();
     sessions.wait().await;
     result
+}
+
+/// What the accept loop counts.
+#[derive(Clone)]
+pub enum Counting {
+    /// `--handoff`: the clients are this service's connections, a handoff its request, a
+    /// client no worker took its error.
+    Service(ServiceMetrics),
+    /// `--workers`: the workers count the connections and what is in them; the
+    /// supervisor counts its handoffs in a family of their own.
+    Workers(HandoffMetrics),
+}
+
+impl Counting {
+    /// An accepted client, open (for `--handoff`) until handed off.
+    fn accepted(&self) -> Option<OpenConnection> {
+        match self {
+            Counting::Service(metrics) => Some(metrics.connection_opened()),
+            Counting::Workers(_) => None,
+        }
+    }
+
+    fn handed(&self, accepted: Instant) {
+        match self {
+            Counting::Service(metrics) => metrics.request(accepted.elapsed()),
+            Counting::Workers(handoffs) => handoffs.handed(),
+        }
+    }
+
+    fn no_worker(&self) {
+        match self {
+            Counting::Service(metrics) => metrics.request_error(),
+            Counting::Workers(handoffs) => handoffs.no_worker(),
+        }
+    }
 }
 
 /// The accept loop shared with `--workers`: accept, hand off, close our copy of the
@@ -69,7 +105,7 @@ pub async fn dispatch(
     clients: TcpListener,
     pool: &Arc<WorkerPool>,
     client_wait: Duration,
-    metrics: &ServiceMetrics,
+    counting: &Counting,
     lifecycle: &Lifecycle,
 ) -> io::Result<()> {
     let clients = clients.into_std()?;
@@ -109,10 +145,10 @@ pub async fn dispatch(
             }
         };
         // Open only until handed off: from then on the connection is the worker's.
-        let open = metrics.connection_opened();
+        let open = counting.accepted();
         let accepted = Instant::now();
         if let Some(worker) = pool.try_hand(socket.as_fd()) {
-            metrics.request(accepted.elapsed());
+            counting.handed(accepted);
             tracing::trace!(pid = worker.pid, "handed off");
             continue; // our copy closes here
         }
@@ -120,16 +156,16 @@ pub async fn dispatch(
         let pool = pool.clone();
         let shutdown = shutdown.clone();
         let closed = closed.clone();
-        let metrics = metrics.clone();
+        let counting = counting.clone();
         lifecycle.tracker.spawn(async move {
             let (_slot, _open) = (slot, open);
             match pool.hand_off(socket.as_fd(), client_wait, &shutdown).await {
                 Ok(worker) => {
-                    metrics.request(accepted.elapsed());
+                    counting.handed(accepted);
                     tracing::trace!(pid = worker.pid, "handed off");
                 }
                 Err(HandoffError::NoWorker(_)) => {
-                    metrics.request_error();
+                    counting.no_worker();
                     closed.lock().unwrap_or_else(|e| e.into_inner()).add();
                 }
                 Err(HandoffError::Shutdown) => {}

@@ -12,14 +12,19 @@
 //!   it does not register in time, the old one stays): it gets no new client, its Unix socket is shut, and it exits after
 //!   its connections finish. Clients never wait on a missing worker in between.
 //! - Shutdown retires every worker and waits for them (their grace, plus a little).
+//! - Each worker counts its metrics into memory it shares with the supervisor (a memfd
+//!   it inherits, see [`crate::metrics`]), which serves `/metrics` for all of them and
+//!   keeps an exited worker's final counts.
 
 use super::pool::{self, accept_workers, Admission, SocketFile, WorkerPool};
-use super::service::dispatch;
+use super::service::{dispatch, Counting};
 use crate::config::Service;
+use crate::metrics::{HandoffMetrics, Metrics};
 use crate::service::Lifecycle;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -36,15 +41,20 @@ pub const SOCKET_ENV: &str = "NETKIT_WORKER_SOCKET";
 /// `service=ADDR,…`: which service each handed socket is for, by the address it was
 /// accepted on.
 pub const SERVICES_ENV: &str = "NETKIT_WORKER_SERVICES";
+/// The inherited descriptor of the worker's metrics region, shared with the supervisor.
+pub const METRICS_FD_ENV: &str = "NETKIT_WORKER_METRICS_FD";
 /// A worker that dies younger than this is restarted only after this long.
 const YOUNG: Duration = Duration::from_secs(1);
 /// How long a new generation gets to register before the old one is kept instead.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Supervisor {
-    /// The bound listeners of the services the workers serve, each with its metrics
-    /// (accepted and handed-off clients: the rest is counted in the workers).
-    pub clients: Vec<(Service, TcpListener, crate::metrics::ServiceMetrics)>,
+    /// The bound listeners of the services the workers serve, each with the
+    /// supervisor's handoff counts (the rest is counted in the workers).
+    pub clients: Vec<(Service, TcpListener, HandoffMetrics)>,
+    /// Where the workers' counts are shown; [`Metrics::serve_by_workers`] has been
+    /// called with `clients`' services, in order.
+    pub metrics: Arc<Metrics>,
     pub workers: usize,
     /// A new generation of workers, each time `serve` has checked a SIGHUP's reload (the
     /// new workers read the configuration and TLS files anew).
@@ -61,6 +71,8 @@ pub struct WorkerLink {
     pub socket: PathBuf,
     pub authkey: Vec<u8>,
     pub services: Vec<(Service, SocketAddr)>,
+    /// The inherited descriptor of the metrics region (see [`WorkerLink::metrics`]).
+    pub metrics_fd: RawFd,
 }
 
 impl WorkerLink {
@@ -71,10 +83,16 @@ impl WorkerLink {
             socket.into(),
             std::env::var(AUTHKEY_ENV).unwrap_or_default(),
             &std::env::var(SERVICES_ENV).unwrap_or_default(),
+            &std::env::var(METRICS_FD_ENV).unwrap_or_default(),
         ))
     }
 
-    fn parse(socket: PathBuf, authkey: String, services: &str) -> Result<WorkerLink, String> {
+    fn parse(
+        socket: PathBuf,
+        authkey: String,
+        services: &str,
+        metrics_fd: &str,
+    ) -> Result<WorkerLink, String> {
         let services = services
             .split(',')
             .map(|item| {
@@ -89,11 +107,27 @@ impl WorkerLink {
         if authkey.is_empty() {
             return Err(format!("{AUTHKEY_ENV} is not set"));
         }
+        let metrics_fd = metrics_fd
+            .parse::<RawFd>()
+            .ok()
+            .filter(|&fd| fd > 2)
+            .ok_or_else(|| format!("{METRICS_FD_ENV}: bad descriptor {metrics_fd:?}"))?;
         Ok(WorkerLink {
             socket,
             authkey: authkey.into_bytes(),
             services,
+            metrics_fd,
         })
+    }
+
+    /// The worker's registry, counting into the region its supervisor passed it.
+    pub fn metrics(&self) -> io::Result<Metrics> {
+        // A copy of the inherited descriptor (the original stays open, unowned): mapping
+        // it twice or never cannot close a descriptor something else owns.
+        rustix::io::fcntl_getfd(unsafe_borrow(self.metrics_fd))?;
+        let fd = unsafe_borrow(self.metrics_fd).try_clone_to_owned()?;
+        let names: Vec<&'static str> = self.services.iter().map(|(s, _)| s.name()).collect();
+        Metrics::for_worker(fd, &names)
     }
 
     fn services_value(clients: &[(Service, SocketAddr)]) -> String {
@@ -138,6 +172,13 @@ impl Drop for PrivateDir {
     }
 }
 
+/// The descriptor `fd`, borrowed for one call.
+fn unsafe_borrow(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: only ever used for a single fcntl or dup of an inherited descriptor, which
+    // nothing in this process closes; a closed one makes the call fail with EBADF.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -159,12 +200,21 @@ struct Children {
     /// [`SERVICES_ENV`]'s value.
     services: String,
     generations: Arc<Mutex<HashMap<i64, u64>>>,
+    metrics: Arc<Metrics>,
     running: JoinSet<Event>,
     alive: usize,
 }
 
 impl Children {
     fn spawn(&mut self, generation: u64) {
+        let (region, region_fd) = match self.metrics.worker_region() {
+            Ok(region) => region,
+            Err(error) => {
+                return self.retry(format_args!(
+                    "cannot create a worker's metrics region: {error}"
+                ))
+            }
+        };
         let mut command = Command::new(&self.exe);
         // The supervisor's own arguments: the worker builds the very same configuration.
         command
@@ -172,23 +222,30 @@ impl Children {
             .env(SOCKET_ENV, &self.socket)
             .env(SERVICES_ENV, &self.services)
             .env(AUTHKEY_ENV, &self.authkey)
+            .env(METRICS_FD_ENV, region_fd.as_raw_fd().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true);
-        let mut child = match command.spawn() {
+        let raw = region_fd.as_raw_fd();
+        // SAFETY: runs in the child between fork and exec and makes a single fcntl, which
+        // is async-signal-safe. The region is close-on-exec everywhere else: only this
+        // worker inherits it.
+        unsafe {
+            command.pre_exec(move || {
+                rustix::io::fcntl_setfd(unsafe_borrow(raw), rustix::io::FdFlags::empty())
+                    .map_err(io::Error::from)
+            });
+        }
+        let spawned = command.spawn();
+        drop(region_fd); // the worker has its copy; the mapping is ours
+        let mut child = match spawned {
             Ok(child) => child,
-            Err(error) => {
-                tracing::error!(%error, "cannot start a worker; retrying");
-                self.running.spawn(async {
-                    tokio::time::sleep(YOUNG).await;
-                    Event::Respawn
-                });
-                return;
-            }
+            Err(error) => return self.retry(format_args!("cannot start a worker: {error}")),
         };
         let Some(pid) = child.id().map(i64::from) else {
             return; // already reaped: cannot happen before wait
         };
+        self.metrics.worker_started(pid, region);
         self.generations
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -207,7 +264,18 @@ impl Children {
         });
     }
 
+    /// Logs why a worker could not start, and tries again after a pause.
+    fn retry(&mut self, why: std::fmt::Arguments) {
+        tracing::error!("{why}; retrying");
+        self.running.spawn(async {
+            tokio::time::sleep(YOUNG).await;
+            Event::Respawn
+        });
+    }
+
+    /// The worker `pid` has exited (its final counts are kept).
     fn forget(&mut self, pid: i64) {
+        self.metrics.worker_exited(pid);
         self.alive -= 1;
         self.generations
             .lock()
@@ -219,6 +287,7 @@ impl Children {
 pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()> {
     let Supervisor {
         clients,
+        metrics,
         workers,
         mut new_generation,
         handshake_timeout,
@@ -257,6 +326,7 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
         authkey,
         services: WorkerLink::services_value(&addrs),
         generations,
+        metrics,
         running: JoinSet::new(),
         alive: 0,
     };
@@ -319,10 +389,11 @@ pub async fn run(supervisor: Supervisor, lifecycle: Lifecycle) -> io::Result<()>
         }
     };
     let accept =
-        futures_util::future::join_all(clients.into_iter().map(|(service, clients, metrics)| {
+        futures_util::future::join_all(clients.into_iter().map(|(service, clients, handoffs)| {
             let (pool, lifecycle) = (&pool, &lifecycle);
+            let counting = Counting::Workers(handoffs);
             async move {
-                if let Err(error) = dispatch(clients, pool, client_wait, &metrics, lifecycle).await
+                if let Err(error) = dispatch(clients, pool, client_wait, &counting, lifecycle).await
                 {
                     tracing::error!(service = service.name(), %error, "accept loop failed");
                 }
@@ -367,8 +438,9 @@ mod tests {
         ];
         let value = WorkerLink::services_value(&addrs);
         assert_eq!(value, "echo=127.0.0.1:7001,http=[::]:7002");
-        let link = WorkerLink::parse("/s".into(), "k".into(), &value).unwrap();
+        let link = WorkerLink::parse("/s".into(), "k".into(), &value, "7").unwrap();
         assert_eq!(link.services, addrs);
+        assert_eq!(link.metrics_fd, 7);
         let at = |a: &str| link.service_at(a.parse().unwrap());
         assert_eq!(at("127.0.0.1:7001"), Some(Service::Echo));
         assert_eq!(at("127.0.0.2:7001"), None);
@@ -378,14 +450,17 @@ mod tests {
 
     #[test]
     fn a_bad_worker_link_is_refused() {
-        for (key, services) in [
-            ("k", "time=127.0.0.1:1"),
-            ("k", "echo=x"),
-            ("", "echo=127.0.0.1:1"),
+        for (key, services, fd) in [
+            ("k", "time=127.0.0.1:1", "7"),
+            ("k", "echo=x", "7"),
+            ("", "echo=127.0.0.1:1", "7"),
+            ("k", "echo=127.0.0.1:1", ""),
+            ("k", "echo=127.0.0.1:1", "2"),
+            ("k", "echo=127.0.0.1:1", "-1"),
         ] {
             assert!(
-                WorkerLink::parse("/s".into(), key.into(), services).is_err(),
-                "{services}"
+                WorkerLink::parse("/s".into(), key.into(), services, fd).is_err(),
+                "{services} {fd}"
             );
         }
     }
