@@ -1,5 +1,6 @@
 //! h2c by `Upgrade` (RFC 7540 §3.2) on the shared HTTP driver, with the clients people use
-//! to test it: `curl --http2` and `nghttp -u` get `101 Switching Protocols`, then their
+//! to test it: `curl --http2` (and `nghttp -u`, in tests/h2c_nghttp.rs, which .ci/run adds
+//! because nghttp comes from apt) gets `101 Switching Protocols`, then its
 //! answer on stream 1 over HTTP/2; requests the server declines to carry into HTTP/2 (a
 //! 1 MiB body, a bad HTTP2-Settings) are answered over HTTP/1.1; plain HTTP/1.1 and h2c
 //! with prior knowledge are unchanged.
@@ -98,41 +99,6 @@ fn curl_upgrades_get_and_small_post_and_keeps_big_post_on_http1() {
     assert_eq!(json(&body)["url"], format!("http://{addr}/get"));
     let (_, stderr) = curl(&["--http1.1", &format!("http://{addr}/get")]);
     assert_eq!(status_lines(&stderr), ["1.1 200 OK"]);
-}
-
-#[test]
-fn nghttp_upgrades_and_keeps_using_the_connection() {
-    let served = serve(&["--http", "127.0.0.1:0"], 1);
-    let addr = served.addr("http");
-    // Two URIs on one connection: the first by the upgrade (stream 1), the second on a new
-    // HTTP/2 stream (nghttp numbers it past the idle streams of its priority tree).
-    let out = Command::new("nghttp")
-        .args(["-u", "-v", "-t", "30"])
-        .arg(format!("http://{addr}/get?first=1"))
-        .arg(format!("http://{addr}/headers"))
-        .output()
-        .expect("nghttp is installed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains("HTTP Upgrade response"), "{stdout}");
-    assert!(
-        stdout.contains("HTTP/1.1 101 Switching Protocols"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("HTTP Upgrade success"), "{stdout}");
-    assert!(
-        stdout.contains("recv (stream_id=1) :status: 200"),
-        "{stdout}"
-    );
-    assert_eq!(stdout.matches(":status: 200").count(), 2, "{stdout}");
-    assert!(
-        stdout.contains(&format!("\"Host\": \"{addr}\"")),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(&format!("\"url\": \"http://{addr}/get?first=1\"")),
-        "{stdout}"
-    );
 }
 
 /// Sends `request` on a fresh connection and reads until the server closes or 2 s of
