@@ -31,9 +31,10 @@ benches=(
     "xmlrpc.sh:--duration 2:--duration 5"
     "http.sh:--duration 2:"
     "soak.sh:--duration 30:"
+    "reload.sh:--repeat 1 --hups 10:"
 )
 
-CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo build --release --quiet --bin netkit --example echo_floor
+CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} cargo build --release --quiet --bin netkit --example echo_floor --example reload_gap
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 export NETKIT_BENCH_SUMMARY=$logs/summary.tsv

@@ -303,3 +303,39 @@ fn tls_can_be_limited_to_some_services() {
     assert!(served.urls["echo"].starts_with("tls://"));
     assert!(served.urls["time"].starts_with("udp://"));
 }
+
+/// A client that sends its first message right behind its handshake's last flight (one TCP
+/// segment, as tokio-rustls does when the write follows `connect` at once) gets its echo:
+/// the server's TLS layer has already read that record during the handshake, so the
+/// socket never becomes readable for it again (found by bench/reload.sh, issue 17).
+#[test]
+fn a_message_sent_with_the_handshake_finish_is_echoed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let certs = gen_certs(dir.path());
+    let served = tls_serve(&certs, &[]);
+    let addr = served.addr("echo").to_string();
+    let files = netkit::tls::ClientTlsFiles {
+        ca: Some(certs.join("ca.pem")),
+        cert: None,
+        key: None,
+    };
+    let tls = netkit::client::ClientTls::from_files(&files, Some("localhost".into())).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let echoed = runtime.block_on(async {
+        let mut echoes = Vec::new();
+        for _ in 0..5 {
+            let timeout = Duration::from_secs(5);
+            let mut stream = netkit::client::connect(&addr, Some(&tls), timeout)
+                .await
+                .unwrap();
+            stream.write_all(b"first words").await.unwrap();
+            stream.flush().await.unwrap();
+            let mut echo = [0; 11];
+            let read = tokio::time::timeout(timeout, stream.read_exact(&mut echo)).await;
+            echoes.push(read.is_ok().then_some(echo));
+        }
+        echoes
+    });
+    assert_eq!(echoed, vec![Some(*b"first words"); 5]);
+}

@@ -116,9 +116,14 @@ impl EchoConnection {
         let idle_timer = tokio::time::sleep(idle);
         let cancelled = shutdown.cancelled();
         tokio::pin!(idle_timer, cancelled);
+        // TLS: the handshake may have read the client's first record off the socket with
+        // its last flight, and the socket will not turn readable for it: read once before
+        // the first wait.
+        let mut first_pass = true;
         loop {
             tokio::select! {
                 biased;
+                _ = std::future::ready(()), if first_pass => first_pass = false,
                 ready = tcp_of(&stream).readable() => ready?,
                 _ = &mut cancelled, if !draining => {
                     // A client in the middle of sending is served until it goes quiet.
