@@ -208,7 +208,7 @@ impl Server {
             let tcp_options = TcpOptions {
                 name: service.name(),
                 tls: tls_acceptor,
-                max_connections: config.limits.max_connections,
+                slots: Arc::new(tokio::sync::Semaphore::new(config.limits.max_connections)),
                 handshake_timeout: config.limits.handshake_timeout,
                 metrics: service_metrics.clone(),
             };
@@ -374,6 +374,8 @@ struct AcceptLoop {
     service: Service,
     listener: Arc<TcpListener>,
     metrics: ServiceMetrics,
+    /// The service's `--max-connections`, held by its connections of every generation.
+    slots: Arc<tokio::sync::Semaphore>,
     /// Stops this loop only; its connections go on.
     accepting: tokio_util::sync::CancellationToken,
 }
@@ -451,6 +453,7 @@ impl Running {
                 service,
                 listener: listener.clone(),
                 metrics: options.metrics.clone(),
+                slots: options.slots.clone(),
                 accepting: lifecycle.accepting.clone(),
             });
         }
@@ -490,7 +493,7 @@ impl Running {
                 .map(|running| TcpOptions {
                     name: running.service.name(),
                     tls: acceptors.remove(&running.service).flatten(),
-                    max_connections: config.limits.max_connections,
+                    slots: running.slots.clone(),
                     handshake_timeout: config.limits.handshake_timeout,
                     metrics: running.metrics.clone(),
                 })
@@ -506,13 +509,17 @@ impl Running {
                 for restart in restart_needed(&self.config, &config) {
                     tracing::warn!("reload: {restart} changed: needs a restart; kept as it was");
                 }
-                // The addresses and services stay those bound at start.
+                // What needs a restart stays as it was at start.
                 self.config = Config {
                     services: self.config.services.clone(),
                     handoff_socket: self.config.handoff_socket.clone(),
                     workers: self.config.workers,
                     metrics: self.config.metrics.clone(),
                     kv_store: self.config.kv_store.clone(),
+                    limits: crate::config::Limits {
+                        max_connections: self.config.limits.max_connections,
+                        ..config.limits
+                    },
                     ..config
                 };
                 let old = std::mem::take(&mut self.accept_loops);
@@ -575,6 +582,11 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
         }
     }
     for (what, differs) in [
+        // The cap counts the connections of every accept loop, so it keeps its size.
+        (
+            "--max-connections",
+            old.limits.max_connections != new.limits.max_connections,
+        ),
         ("--handoff-socket", old.handoff_socket != new.handoff_socket),
         ("--workers", old.workers != new.workers),
         ("--metrics", old.metrics != new.metrics),
@@ -797,7 +809,7 @@ async fn serve_metrics(listener: TcpListener, metrics: Arc<Metrics>, lifecycle: 
     let tcp = TcpOptions {
         name: "metrics",
         tls: None,
-        max_connections: MAX_SCRAPERS,
+        slots: Arc::new(tokio::sync::Semaphore::new(MAX_SCRAPERS)),
         handshake_timeout: SCRAPE_HEADER_TIMEOUT,
         metrics: ServiceMetrics::default(),
     };

@@ -293,3 +293,62 @@ fn a_hundred_hups_under_load_lose_nothing() {
     let out = netkit(&["echo", &echo], b"alive");
     assert_eq!(out.stdout, b"alive");
 }
+
+/// --max-connections counts the connections of every accept loop: after a reload, the
+/// ones opened before it still hold their places.
+#[test]
+fn the_connection_cap_holds_across_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("netkit.toml");
+    std::fs::write(&config, "echo = \"127.0.0.1:0\"\nmax-connections = 2\n").unwrap();
+    let mut served = serve(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+        2,
+    );
+    let echo = served.addr("echo").to_string();
+    let metrics = served.addr("metrics").to_string();
+    let open = |text: &[u8]| {
+        let mut stream = TcpStream::connect(&echo).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(text).unwrap();
+        let mut back = vec![0; text.len()];
+        stream.read_exact(&mut back).unwrap();
+        assert_eq!(back, text);
+        stream
+    };
+    let held = [open(b"one"), open(b"two")];
+    std::fs::write(&config, "echo = \"127.0.0.1:0\"\nmax-connections = 3\n").unwrap();
+    served.signal("HUP");
+    eventually(Duration::from_secs(10), "reload ok", || {
+        sample(&metrics, "netkit_reloads_total{result=\"ok\"}") == Some(1.0)
+    });
+    // A third connection is over the cap of 2: accepted and closed at once.
+    let mut third = TcpStream::connect(&echo).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = third.write_all(b"three");
+    let mut buf = [0u8; 8];
+    assert_eq!(third.read(&mut buf).unwrap_or(0), 0);
+    eventually(Duration::from_secs(10), "refused counted", || {
+        sample(
+            &metrics,
+            "netkit_connections_refused_total{service=\"echo\"}",
+        ) == Some(1.0)
+    });
+    drop(held);
+    served.signal("TERM");
+    let (code, stderr) = served.wait_exit(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("--max-connections changed: needs a restart"),
+        "{stderr}"
+    );
+}

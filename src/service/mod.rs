@@ -204,8 +204,9 @@ pub struct TcpOptions {
     /// Service name for logs (`echo`, `http`, …).
     pub name: &'static str,
     pub tls: Option<TlsAcceptor>,
-    /// Connections served at once; the ones past it are accepted and closed at once.
-    pub max_connections: usize,
+    /// Connections served at once (`--max-connections`); the ones past it are accepted and
+    /// closed at once. Shared by a service's accept loops, the old ones of a reload too.
+    pub slots: Arc<Semaphore>,
     /// Time a peer gets to finish the TLS handshake.
     pub handshake_timeout: Duration,
     /// Where the service's connections, bytes and requests are counted.
@@ -233,7 +234,7 @@ where
 {
     let mut incoming = incoming.into();
     let handle = Arc::new(handle);
-    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let slots = options.slots.clone();
     let mut refused =
         RateLimitedCount::new(options.name, "connections refused over --max-connections");
     loop {
