@@ -29,6 +29,8 @@ parse_options "$@"
 # says "listening on …:PORT"); sets $port and $pid, and remembers the pid for cleanup.
 start() {
     local name=$1; shift
+    # A previous run's listening line must not be read as this one's.
+    rm -f "$work/$name.out" "$work/$name.err"
     "$@" >"$work/$name.out" 2>"$work/$name.err" &
     pid=$!
     pids+=("$pid")

@@ -8,6 +8,9 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 
 /// What went wrong while setting up TLS; each names the file or setting at fault.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +123,22 @@ pub fn server_config(
         })?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
+}
+
+/// The server side of a TLS handshake, the one every TCP service and `netkit bulk recv`
+/// run: bounded by `timeout`, so a peer that stalls mid-handshake costs nothing for long.
+pub async fn accept(
+    acceptor: &TlsAcceptor,
+    socket: TcpStream,
+    timeout: Duration,
+) -> std::io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
+        Ok(handshake) => handshake,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "TLS handshake timed out",
+        )),
+    }
 }
 
 /// Files a client may use: the CA to trust (the system's roots when absent) and a

@@ -587,3 +587,74 @@ fn a_signal_mid_transfer_leaves_no_part_file() {
         );
     }
 }
+
+#[test]
+fn a_stalled_sender_is_abandoned_and_told_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.bin");
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap(), "--timeout", "1"]);
+    let mut tcp = TcpStream::connect(&rx.addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    tcp.write_all(&Header::single(3, 1 << 20).encode()).unwrap();
+    tcp.write_all(&noise(100_000, 3)).unwrap();
+    // ...and then nothing more, the connection left open.
+    let mut reply = Vec::new();
+    let _ = tcp.read_to_end(&mut reply);
+    let (code, _, err) = rx.finish();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no progress from the peer for 1s"), "{err}");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("NKER") && reply.contains("no progress from the peer for 1s"),
+        "{reply:?}"
+    );
+    assert!(!dst.exists());
+    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+}
+
+#[test]
+fn a_failed_stream_stops_its_siblings() {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("out.bin");
+    // A long timeout: a sibling left to wait would be reported as a stall, not as this.
+    let rx = BulkReceiver::start(&["--out", dst.to_str().unwrap(), "--timeout", "600"]);
+    let mut first = Header::single(11, 200);
+    first.stream_count = 2;
+    first.payload_len = 100;
+    let mut waiting = TcpStream::connect(&rx.addr).unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    waiting.write_all(&first.encode()).unwrap();
+    waiting.write_all(&[1u8; 10]).unwrap();
+    // Stream 0 has joined (its transfer's part file exists) and waits for more bytes...
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while leftovers(dir.path(), &[]).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no part file appeared"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // ...when stream 1 arrives whole with a wrong checksum.
+    let mut second = first.clone();
+    second.stream_index = 1;
+    second.offset = 100;
+    let mut bytes = second.encode();
+    bytes.extend_from_slice(&[2u8; 100]);
+    bytes.extend_from_slice(&0u64.to_be_bytes());
+    let reply = String::from_utf8_lossy(&speak(&rx.addr, &bytes)).to_string();
+    assert!(reply.contains("checksum mismatch"), "{reply:?}");
+    let mut stopped = Vec::new();
+    let _ = waiting.read_to_end(&mut stopped);
+    let stopped = String::from_utf8_lossy(&stopped);
+    assert!(
+        stopped.starts_with("NKER")
+            && stopped.contains("another stream of this transfer failed: checksum mismatch"),
+        "{stopped:?}"
+    );
+    let (code, _, err) = rx.finish();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(!dst.exists());
+    assert_eq!(leftovers(dir.path(), &[]), Vec::<String>::new());
+}

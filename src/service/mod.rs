@@ -272,9 +272,9 @@ where
                 None => ServerStream::plain(socket),
                 // Boxed: the handshake's state lives on the heap only while it runs.
                 Some(acceptor) => {
-                    let handshake = tls_handshake(acceptor, socket, handshake_timeout);
+                    let handshake = crate::tls::accept(&acceptor, socket, handshake_timeout);
                     match Box::pin(handshake).await {
-                        Ok(tls) => ServerStream::tls(tls),
+                        Ok(tls) => ServerStream::tls(Box::new(tls)),
                         Err(error) => {
                             metrics.tls_handshake_failed();
                             tracing::debug!(service, %peer, %error, "TLS handshake failed");
@@ -287,21 +287,6 @@ where
             tracing::trace!(service, %peer, "connection open");
             handle(stream, peer).await;
         });
-    }
-}
-
-async fn tls_handshake(
-    acceptor: TlsAcceptor,
-    socket: TcpStream,
-    timeout: Duration,
-) -> io::Result<TlsServerStream> {
-    match tokio::time::timeout(timeout, acceptor.accept(socket)).await {
-        Ok(Ok(tls)) => Ok(Box::new(tls)),
-        Ok(Err(error)) => Err(error),
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "TLS handshake timed out",
-        )),
     }
 }
 
