@@ -129,6 +129,51 @@ pub mod http_headers {
     }
 }
 
+/// h2c by Upgrade on arbitrary bytes (the first bytes a client sends): the head inspector
+/// never panics, an upgrade it accepts stays inside the input and inside the body cap,
+/// the settings it took parse back, and stream 1 is well-framed HTTP/2; the preface and
+/// HTTP2-Settings parsers refuse garbage with an error.
+pub mod h2c_upgrade {
+    use netkit::proto::http::h2c::{self, Inspection};
+
+    pub fn check(data: &[u8]) {
+        if let Inspection::Upgrade {
+            head_len,
+            body_len,
+            request,
+        } = h2c::inspect(data, 100)
+        {
+            assert!(head_len <= data.len());
+            assert!(body_len <= h2c::MAX_BODY);
+            let body = &data[head_len..data.len().min(head_len + body_len)];
+            let frames = h2c::stream_one(&request, body);
+            // Every frame: 9-byte header, its length, stream 1.
+            let mut at = 0;
+            while at < frames.len() {
+                assert!(frames.len() - at >= 9, "a cut frame header");
+                let len = usize::from(frames[at]) << 16
+                    | usize::from(frames[at + 1]) << 8
+                    | usize::from(frames[at + 2]);
+                let stream = u32::from_be_bytes([
+                    frames[at + 5],
+                    frames[at + 6],
+                    frames[at + 7],
+                    frames[at + 8],
+                ]) & 0x7fff_ffff;
+                assert_eq!(stream, 1);
+                at += 9 + len;
+            }
+            assert_eq!(at, frames.len());
+        }
+        if let Ok(settings) = h2c::parse_settings(data) {
+            assert!(settings.len() * 6 <= data.len());
+        }
+        if let Ok(Some(len)) = h2c::client_preface_len(data) {
+            assert!(len <= data.len());
+        }
+    }
+}
+
 /// multiprocessing.connection on arbitrary bytes: the frame header parser never panics,
 /// never accepts a length over the cap, and what it accepts re-encodes to the same bytes;
 /// the handshake steps refuse garbage with an error, never a panic, and only a correct

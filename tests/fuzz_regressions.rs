@@ -44,6 +44,7 @@ macro_rules! replay_tests {
 replay_tests!(
     bulk_header,
     cidr_parse,
+    h2c_upgrade,
     http_headers,
     mpconn_frames,
     mpconn_handshake,
