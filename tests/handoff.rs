@@ -115,24 +115,6 @@ fn settled_fd_count(pid: u32) -> usize {
     panic!("fd count of {pid} never settled");
 }
 
-fn children(pid: u32) -> Vec<u32> {
-    // Each thread has its own list: the runtime spawns from any of its threads.
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    let mut found: Vec<u32> = tasks
-        .filter_map(|t| t.ok())
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|list| {
-            list.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect();
-    found.sort();
-    found
-}
-
 fn alive(pid: u32) -> bool {
     // A zombie has no fds left and is not a running worker any more.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))

@@ -226,25 +226,6 @@ fn counters_move_as_expected() {
     assert_eq!(get(metrics, "/nope").0, 404);
 }
 
-/// The worker processes of a `--workers` supervisor.
-fn children(pid: u32) -> Vec<u32> {
-    // Each thread has its own list: the runtime spawns from any of its threads.
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return Vec::new();
-    };
-    let mut found: Vec<u32> = tasks
-        .filter_map(|t| t.ok())
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|list| {
-            list.split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect();
-    found.sort();
-    found
-}
-
 /// Every counter sample (all but the open-connections gauge) is at least what it was.
 fn assert_never_decreased(earlier: &Scrape, later: &Scrape) {
     for (sample, &value) in &earlier.values {

@@ -107,20 +107,6 @@ fn gunzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn fault_string(body: &[u8]) -> String {
-    use netkit::proto::xmlrpc::{parse_response, Limits};
-    match parse_response(body, &Limits::default()) {
-        Ok(Err(fault)) => {
-            assert_eq!(fault.code, 1);
-            fault.string
-        }
-        other => panic!(
-            "expected a fault, got {other:?}: {}",
-            String::from_utf8_lossy(body)
-        ),
-    }
-}
-
 const NIL: &str = "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><nil/></value></param>\n</params>\n</methodResponse>\n";
 
 /// Every behaviour of tests/xmlrpc_service.rs that HTTP/2 can carry, on one connection

@@ -132,20 +132,6 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn fault_string(body: &[u8]) -> String {
-    use netkit::proto::xmlrpc::{parse_response, Limits};
-    match parse_response(body, &Limits::default()) {
-        Ok(Err(fault)) => {
-            assert_eq!(fault.code, 1);
-            fault.string
-        }
-        other => panic!(
-            "expected a fault, got {other:?}: {}",
-            String::from_utf8_lossy(body)
-        ),
-    }
-}
-
 fn good_call_works(addr: &str) {
     let (status, _, body) = exchange(
         addr,

@@ -422,3 +422,37 @@ pub fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) 
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The worker processes of a `--workers` supervisor.
+pub fn children(pid: u32) -> Vec<u32> {
+    // Each thread has its own list: the runtime spawns from any of its threads.
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut found: Vec<u32> = tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The string of the XML-RPC fault (code 1, as Python's server sends) in `body`.
+pub fn fault_string(body: &[u8]) -> String {
+    use netkit::proto::xmlrpc::{parse_response, Limits};
+    match parse_response(body, &Limits::default()) {
+        Ok(Err(fault)) => {
+            assert_eq!(fault.code, 1);
+            fault.string
+        }
+        other => panic!(
+            "expected a fault, got {other:?}: {}",
+            String::from_utf8_lossy(body)
+        ),
+    }
+}
