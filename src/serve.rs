@@ -506,22 +506,11 @@ impl Running {
                 tracing::error!(%error, "reload failed; serving goes on with the settings before it");
             }
             Ok((config, options)) => {
-                for restart in restart_needed(&self.config, &config) {
+                let (config, restart_needed) = keep_restart_settings(&self.config, config);
+                for restart in restart_needed {
                     tracing::warn!("reload: {restart} changed: needs a restart; kept as it was");
                 }
-                // What needs a restart stays as it was at start.
-                self.config = Config {
-                    services: self.config.services.clone(),
-                    handoff_socket: self.config.handoff_socket.clone(),
-                    workers: self.config.workers,
-                    metrics: self.config.metrics.clone(),
-                    kv_store: self.config.kv_store.clone(),
-                    limits: crate::config::Limits {
-                        max_connections: self.config.limits.max_connections,
-                        ..config.limits
-                    },
-                    ..config
-                };
+                self.config = config;
                 let old = std::mem::take(&mut self.accept_loops);
                 for (running, options) in old.iter().zip(options) {
                     let source = TcpSource::Listener(running.listener.clone());
@@ -567,8 +556,9 @@ impl Running {
     }
 }
 
-/// What differs between `old` and `new` that only a restart can apply.
-fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
+/// `new` with what only a restart can change put back as it is in `old`, and the flags of
+/// those that differed (each setting named once, so the two cannot drift apart).
+fn keep_restart_settings(old: &Config, mut new: Config) -> (Config, Vec<String>) {
     let mut changed = Vec::new();
     for spec in &crate::config::SERVICES {
         let (before, after) = (old.addr(spec.service), new.addr(spec.service));
@@ -581,22 +571,30 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
             ));
         }
     }
-    for (what, differs) in [
-        // The cap counts the connections of every accept loop, so it keeps its size.
-        (
-            "--max-connections",
-            old.limits.max_connections != new.limits.max_connections,
-        ),
-        ("--handoff-socket", old.handoff_socket != new.handoff_socket),
-        ("--workers", old.workers != new.workers),
-        ("--metrics", old.metrics != new.metrics),
-        ("--kv-store", old.kv_store != new.kv_store),
-    ] {
-        if differs {
-            changed.push(what.to_string());
+    new.services = old.services.clone();
+    fn keep<T: PartialEq + Clone>(changed: &mut Vec<String>, flag: &str, old: &T, new: &mut T) {
+        if old != new {
+            changed.push(flag.to_string());
+            *new = old.clone();
         }
     }
-    changed
+    // The cap counts the connections of every accept loop, so it keeps its size.
+    keep(
+        &mut changed,
+        "--max-connections",
+        &old.limits.max_connections,
+        &mut new.limits.max_connections,
+    );
+    keep(
+        &mut changed,
+        "--handoff-socket",
+        &old.handoff_socket,
+        &mut new.handoff_socket,
+    );
+    keep(&mut changed, "--workers", &old.workers, &mut new.workers);
+    keep(&mut changed, "--metrics", &old.metrics, &mut new.metrics);
+    keep(&mut changed, "--kv-store", &old.kv_store, &mut new.kv_store);
+    (new, changed)
 }
 
 /// A service's run, with its failure logged.
