@@ -89,9 +89,14 @@ fn round_trip(
 #[test]
 fn round_trips_of_odd_sizes() {
     let dir = tempfile::tempdir().unwrap();
-    for (len, seed) in [(0usize, 1u64), (1, 2), (7, 3), (65_537, 4), (3_000_001, 5)] {
+    // `auto` copies on loopback; `always` keeps the sendfile(2) path under test.
+    let sizes = [(0usize, 1u64), (1, 2), (7, 3), (65_537, 4), (3_000_001, 5)];
+    for ((len, seed), sendfile) in sizes
+        .into_iter()
+        .flat_map(|size| ["auto", "always", "never"].map(|mode| (size, mode)))
+    {
         let data = noise(len, seed);
-        let (sent, got) = round_trip(dir.path(), &data, &[]);
+        let (sent, got) = round_trip(dir.path(), &data, &["--sendfile", sendfile]);
         assert_eq!(sent["bytes"], len as u64);
         assert_eq!(got["bytes"], len as u64);
         let expected = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&data));

@@ -5,7 +5,7 @@
 //!   buffer's raw bytes, no header, the receiver must know the size;
 //! - [`send_file`] / [`recv_files`], what the CLI runs: netkit's framing ([`header`]) with the
 //!   length, the `.npy` preamble of arrays and an xxh3 checksum, sendfile(2) from the file
-//!   on plain TCP, parallel streams, and a receiver that writes into a temporary file and
+//!   to another host on plain TCP, parallel streams, and a receiver that writes into a temporary file and
 //!   renames it into place only once the checksum matches. `--raw` mode speaks the recipe's
 //!   bare bytes through the same paths.
 
@@ -15,7 +15,7 @@ mod recv;
 mod send;
 
 pub use recv::{recv_files, RecvOptions, Target};
-pub use send::{send_array, send_file, SendOptions, Source};
+pub use send::{send_array, send_file, SendOptions, Sendfile, Source};
 
 use header::HeaderError;
 use serde::Serialize;

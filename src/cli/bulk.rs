@@ -50,6 +50,10 @@ pub struct BulkSendArgs {
     /// Fixed socket buffer size, e.g. 4MiB [default: Linux autotuning]
     #[arg(long, value_name = "SIZE")]
     socket_buffer: Option<String>,
+    /// When to send FILE with sendfile(2): `auto` uses it for another host and copies with
+    /// write(2) to this one, where sendfile makes the receiver read every page from memory
+    #[arg(long, value_name = "WHEN", value_enum, default_value_t = bulk::Sendfile::Auto)]
+    sendfile: bulk::Sendfile,
     #[command(flatten)]
     tls: ClientTlsArgs,
 }
@@ -145,6 +149,7 @@ pub fn run(command: BulkCommand) -> Result<ExitCode, Failure> {
                 progress: !args.json && std::io::stderr().is_terminal(),
                 socket_buffer: size_flag("--socket-buffer", args.socket_buffer.as_deref())?
                     .map(|n| n as usize),
+                sendfile: args.sendfile,
             };
             let summary = runtime()?.block_on(bulk::send_file(&source, &options))?;
             print_bulk_summary(&summary, args.json);
