@@ -26,6 +26,8 @@ pub const DEFAULT_MAX_FRAME: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_HANDOFF_WAIT_SECS: f64 = 30.0;
 /// Worker processes `--workers` may start.
 pub const MAX_WORKERS: usize = 256;
+/// Runtime threads `--threads` may ask for.
+pub const MAX_THREADS: usize = 1024;
 
 /// A service `netkit serve` can start, in the order of [`SERVICES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -420,6 +422,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", help_heading = "Operations")]
     pub handoff_wait: Option<f64>,
 
+    /// Runtime threads serving every service's connections [default: one per core]. On a
+    /// machine whose clients run beside netkit (a load generator, the apps it serves),
+    /// fewer threads than cores serve more: they leave the clients a core and stop
+    /// waking each other
+    #[arg(long, value_name = "N", help_heading = "Operations")]
+    pub threads: Option<usize>,
+
     /// TOML file with the same keys as these flags (e.g. `echo = "127.0.0.1:20000"`,
     /// `max-connections = 1000`); flags given on the command line win
     #[arg(long, value_name = "FILE", help_heading = "Operations")]
@@ -680,6 +689,8 @@ pub struct Config {
     pub authkey: Option<Vec<u8>>,
     /// `--workers N`: the services [`Service::served_by_workers`] run in N processes.
     pub workers: Option<usize>,
+    /// `--threads N`: the async runtime's worker threads (`None`: one per core).
+    pub threads: Option<usize>,
     /// How long a handed-off client may wait for a worker.
     pub handoff_wait: Duration,
     pub hmac: Option<HmacAuth>,
@@ -813,6 +824,11 @@ impl Config {
                 ));
             }
         }
+        if let Some(n) = args.threads {
+            if !(1..=MAX_THREADS).contains(&n) {
+                return Err(invalid("--threads", format!("must be 1 to {MAX_THREADS}")));
+            }
+        }
         let handoff_wait = seconds(
             "--handoff-wait",
             args.handoff_wait,
@@ -826,6 +842,7 @@ impl Config {
             http_options,
             authkey,
             workers: args.workers,
+            threads: args.threads,
             handoff_wait,
             hmac,
             tls,
@@ -1116,7 +1133,7 @@ mod tests {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         writeln!(
             file,
-            "echo = \"127.0.0.1:1\"\ntime = \"127.0.0.1:2\"\nmax-connections = 7\ngrace = 3\nmax-frame = \"1KiB\"\nhmac-key = \"k\""
+            "echo = \"127.0.0.1:1\"\ntime = \"127.0.0.1:2\"\nmax-connections = 7\ngrace = 3\nmax-frame = \"1KiB\"\nhmac-key = \"k\"\nthreads = 3"
         )
         .unwrap();
         let args = ServeArgs {
@@ -1132,6 +1149,7 @@ mod tests {
         assert_eq!(config.limits.max_frame, 1024);
         assert_eq!(config.grace, Duration::from_millis(1500));
         assert_eq!(config.hmac.unwrap().digest, Digest::Md5);
+        assert_eq!(config.threads, Some(3));
     }
 
     #[test]
@@ -1314,6 +1332,13 @@ mod tests {
                     ..Default::default()
                 },
                 "--workers: must be 1 to 256",
+            ),
+            (
+                ServeArgs {
+                    threads: Some(0),
+                    ..Default::default()
+                },
+                "--threads: must be 1 to 1024",
             ),
             (
                 ServeArgs {

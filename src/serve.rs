@@ -592,6 +592,7 @@ fn keep_restart_settings(old: &Config, mut new: Config) -> (Config, Vec<String>)
         &mut new.handoff_socket,
     );
     keep(&mut changed, "--workers", &old.workers, &mut new.workers);
+    keep(&mut changed, "--threads", &old.threads, &mut new.threads);
     keep(&mut changed, "--metrics", &old.metrics, &mut new.metrics);
     keep(&mut changed, "--kv-store", &old.kv_store, &mut new.kv_store);
     (new, changed)

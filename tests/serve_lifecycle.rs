@@ -188,3 +188,36 @@ fn help_has_examples() {
         );
     }
 }
+
+/// The runtime's worker threads (tokio names them `tokio-rt-worker`).
+fn runtime_workers(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == "tokio-rt-worker")
+        .count()
+}
+
+#[test]
+fn threads_sets_the_runtime_workers_and_is_checked() {
+    for (threads, expected) in [("1", 1), ("3", 3)] {
+        let served = serve(&["--echo", "127.0.0.1:0", "--threads", threads], 1);
+        // An echo round first: every worker has started by then.
+        let mut client = TcpStream::connect(served.addr("echo")).unwrap();
+        client.write_all(b"ping").unwrap();
+        let mut answer = [0u8; 4];
+        client.read_exact(&mut answer).unwrap();
+        assert_eq!(&answer, b"ping");
+        assert_eq!(
+            runtime_workers(served.pid()),
+            expected,
+            "--threads {threads}"
+        );
+    }
+    let out = netkit(&["serve", "--echo", "127.0.0.1:0", "--threads", "0"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "netkit: --threads: must be 1 to 1024\n"
+    );
+}

@@ -236,8 +236,17 @@ pub fn size_flag(flag: &'static str, text: Option<&str>) -> Result<Option<u64>, 
 
 /// The multi-threaded runtime every networked subcommand runs on.
 pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    runtime_with_threads(None)
+}
+
+/// The runtime with `threads` worker threads (`None`: one per core).
+pub fn runtime_with_threads(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Failure> {
     raise_fd_limit();
-    tokio::runtime::Builder::new_multi_thread()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        builder.worker_threads(n);
+    }
+    builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")

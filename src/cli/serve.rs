@@ -1,7 +1,7 @@
 //! `netkit serve`: every service on one runtime. Its flags are the configuration's schema,
 //! so they live with the TOML merge in `netkit::config`; this module runs them.
 
-use super::{runtime, usage, Failure};
+use super::{runtime_with_threads, usage, Failure};
 use netkit::config::Config;
 pub use netkit::config::ServeArgs;
 
@@ -25,7 +25,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     let config = Config::from_args(&args).map_err(usage)?;
     // SIGHUP reads the same flags and --config file again.
     let reloader: netkit::serve::Reloader = Box::new(move || Config::from_args(&args));
-    runtime()?
+    runtime_with_threads(config.threads)?
         .block_on(netkit::serve::run(config, Some(reloader)))
         .map_err(usage)?;
     Ok(())
