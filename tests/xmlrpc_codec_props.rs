@@ -1,8 +1,9 @@
-//! Property: decoding what we encode gives back the same values.
+//! Property: decoding what we encode gives back the same values; the shortcut for common
+//! calls answers exactly as the full parser, and does answer for what Python sends.
 
 use netkit::proto::xmlrpc::{
-    encode_call, encode_fault, encode_response, parse_call, parse_response, DateTime, Fault,
-    Limits, Value,
+    encode_call, encode_fault, encode_response, parse_call, parse_call_in_full, parse_common_call,
+    parse_response, DateTime, Fault, Limits, Value,
 };
 use proptest::prelude::*;
 
@@ -121,6 +122,68 @@ proptest! {
                 prop_assert!(s.chars().any(forbidden), "refused a string XML can carry");
             }
         }
+    }
+}
+
+/// The calls `xmlrpc.client` sends to the recipe's server: a method name and string,
+/// 32-bit int and boolean parameters.
+fn common_param() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        any::<String>().prop_map(Value::String),
+        xml_text().prop_map(Value::String),
+        any::<i32>().prop_map(Value::from),
+        any::<bool>().prop_map(Value::Bool),
+    ]
+}
+
+/// The shortcut answered (`Some`) only with the full parser's own answer.
+fn shortcut_agrees(doc: &[u8], limits: &Limits) -> Result<bool, TestCaseError> {
+    match parse_common_call(doc, limits) {
+        Some(call) => {
+            prop_assert_eq!(parse_call_in_full(doc, limits), Ok(call));
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    /// Python's calls take the shortcut unless a string holds what it leaves to the full
+    /// parser (`\r`, another control character, a character in U+F000..U+FFFF), and either
+    /// way the answer is the full parser's.
+    #[test]
+    fn shortcut_takes_common_calls_as_the_full_parser_does(
+        name in "[A-Za-z_][A-Za-z0-9_.]{0,20}",
+        params in proptest::collection::vec(common_param(), 0..5),
+    ) {
+        let doc = encode_call(&name, &params);
+        let taken = shortcut_agrees(&doc, &Limits::default())?;
+        // (`]]>` cannot occur: `>` is written as `&gt;`.)
+        let simple = |s: &str| !s.bytes().any(|b| (b < 0x20 && b != b'\t' && b != b'\n') || b == 0xEF);
+        let expected = params.iter().all(|p| p.as_str().is_none_or(simple));
+        prop_assert_eq!(taken, expected, "{}", String::from_utf8_lossy(&doc));
+    }
+
+    /// Any value of any type, and any one-byte change to a call: whenever the shortcut
+    /// answers, the full parser answers the same.
+    #[test]
+    fn shortcut_never_disagrees(
+        params in proptest::collection::vec(value(), 0..4),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        replace in any::<bool>(),
+    ) {
+        let mut doc = encode_call("set", &params);
+        shortcut_agrees(&doc, &Limits::default())?;
+        let i = at.index(doc.len() + 1);
+        if replace && i < doc.len() {
+            doc[i] = byte;
+        } else {
+            doc.insert(i, byte);
+        }
+        shortcut_agrees(&doc, &Limits::default())?;
     }
 }
 

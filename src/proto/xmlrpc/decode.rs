@@ -25,6 +25,15 @@ use super::{Fault, Limits, MethodCall, Value, XmlRpcError};
 /// assert_eq!(call.params, [Value::from("spam"), Value::Int(7)]);
 /// ```
 pub fn parse_call(doc: &[u8], limits: &Limits) -> Result<MethodCall, XmlRpcError> {
+    match super::parse_common_call(doc, limits) {
+        Some(call) => Ok(call),
+        None => parse_call_in_full(doc, limits),
+    }
+}
+
+/// [`parse_call`] without its shortcut: the full parser alone, which the tests and the
+/// fuzz target hold the shortcut ([`super::parse_common_call`]) to.
+pub fn parse_call_in_full(doc: &[u8], limits: &Limits) -> Result<MethodCall, XmlRpcError> {
     let parsed = unmarshal(doc, limits)?;
     if parsed.kind == Some(Kind::Fault) {
         return Err(XmlRpcError::UnexpectedFault);

@@ -48,7 +48,8 @@ pub fn encode_call(name: &str, params: &[Value]) -> Vec<u8> {
 /// );
 /// ```
 pub fn encode_response(value: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128);
+    // The frame alone is 93 bytes: room for it and a short value without a reallocation.
+    let mut out = Vec::with_capacity(256);
     out.extend_from_slice(HEADER);
     out.extend_from_slice(b"<methodResponse>\n<params>\n<param>\n");
     write_value(&mut out, value);
