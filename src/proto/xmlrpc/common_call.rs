@@ -9,10 +9,9 @@
 //! forward scan. Its contract, checked by tests/xmlrpc_codec_props.rs and the `xmlrpc_parse`
 //! fuzz target: whenever it returns `Some(call)`, the full parser returns `Ok(call)`.
 
+use super::decode::find_forbidden_char;
+use super::encode::HEADER;
 use super::{Limits, MethodCall, Value};
-
-/// Python's `dumps` header and the start of a call.
-const START: &[u8] = b"<?xml version='1.0'?>\n<methodCall>\n<methodName>";
 /// The deepest element the shape holds: `methodCall > params > param > value > string`.
 const DEPTH: usize = 5;
 
@@ -22,7 +21,9 @@ pub fn parse_common_call(doc: &[u8], limits: &Limits) -> Option<MethodCall> {
     if doc.len() > limits.max_document_size || limits.max_depth < DEPTH {
         return None;
     }
-    let mut rest = doc.strip_prefix(START)?;
+    let mut rest = doc
+        .strip_prefix(HEADER)?
+        .strip_prefix(b"<methodCall>\n<methodName>")?;
     let name_len = rest.iter().position(|&b| b == b'<')?;
     let name = &rest[..name_len];
     if name.is_empty()
@@ -74,14 +75,12 @@ fn value(doc: &[u8]) -> Option<(Value, &[u8])> {
 
 /// Text as XML reads it, when that is simple: UTF-8 with only `&amp;`, `&lt;` and `&gt;`
 /// references (the three Python's `escape` writes), no `\r` (end-of-line normalisation),
-/// no control character, no `]]>`, and no `0xEF` byte (which leads U+FFFE and U+FFFF, the
-/// characters XML forbids above the controls).
+/// no character XML forbids (the full parser's own check) and no `]]>`.
 fn text(raw: &[u8]) -> Option<String> {
-    let plain = |b: u8| (b >= 0x20 || b == b'\t' || b == b'\n') && b != 0xEF;
-    if !raw.iter().all(|&b| plain(b)) || raw.windows(3).any(|w| w == b"]]>") {
+    let text = std::str::from_utf8(raw).ok()?;
+    if text.contains('\r') || find_forbidden_char(text).is_some() || text.contains("]]>") {
         return None;
     }
-    let text = std::str::from_utf8(raw).ok()?;
     if !text.contains('&') {
         return Some(text.to_owned());
     }

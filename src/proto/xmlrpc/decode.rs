@@ -448,7 +448,7 @@ fn is_xml_char(c: char) -> bool {
 
 /// First byte offset of a character XML forbids, scanning bytes: controls other than tab,
 /// LF, CR, and U+FFFE/U+FFFF (`EF BF BE`/`EF BF BF`).
-fn find_forbidden_char(s: &str) -> Option<usize> {
+pub(super) fn find_forbidden_char(s: &str) -> Option<usize> {
     let b = s.as_bytes();
     let bad_at = |i: usize| match b[i] {
         0xEF => b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)),

@@ -4,7 +4,7 @@ use base64::Engine as _;
 
 use super::Value;
 
-const HEADER: &[u8] = b"<?xml version='1.0'?>\n";
+pub(super) const HEADER: &[u8] = b"<?xml version='1.0'?>\n";
 
 /// A `<methodCall>`: the bytes of Python's `xmlrpc.client.dumps(tuple(params), name,
 /// allow_none=True)`.
